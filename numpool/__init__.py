@@ -1,0 +1,33 @@
+"""numpool: exact, fast pooling layers on NumPy arrays, compiled with Numba.
+
+Every operation is bitwise equal (max) or equal to float rounding (averages) to the
+framework convention it documents; see ``docs/semantics.md`` for every rule.
+"""
+
+from ._errors import DTypeError, NumpoolError, ParameterError
+from .functional import (
+    avg_pool1d,
+    avg_pool1d_backward,
+    avg_pool2d,
+    avg_pool2d_backward,
+    avg_pool3d,
+    avg_pool3d_backward,
+    max_pool1d,
+    max_pool1d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+    max_pool3d,
+    max_pool3d_backward,
+    max_pool_with_argmax,
+    relu,
+    relu_backward,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DTypeError", "NumpoolError", "ParameterError",
+    "avg_pool1d", "avg_pool1d_backward", "avg_pool2d", "avg_pool2d_backward", "avg_pool3d",
+    "avg_pool3d_backward", "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
+    "max_pool3d", "max_pool3d_backward", "max_pool_with_argmax", "relu", "relu_backward",
+]

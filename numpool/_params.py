@@ -1,0 +1,286 @@
+"""The one place that turns user arguments into window geometry.
+
+Everything that knows about integers-or-tuples, padding strings, ``ceil_mode`` and output
+size formulas lives here.  The result is a frozen, hashable :class:`PoolSpec`; after it,
+no code handles a string or a scalar parameter again.  Per-axis window tables (the first
+input cell and the number of cells each output window covers) are computed here too, so
+the compiled kernels only loop.
+
+Output size along one spatial axis (``L`` input cells, kernel ``k``, stride ``s``,
+dilation ``d``, padding ``(lo, hi)``)::
+
+    effective = d * (k - 1) + 1
+    out = floor_or_ceil((L + lo + hi - effective) / s) + 1
+    if ceil_mode and (out - 1) * s >= L + lo:  # PyTorch: the last window must start
+        out -= 1                                # inside the input or the left padding
+
+``padding="same"`` is TensorFlow's and ONNX's SAME_UPPER: ``out = ceil(L / s)``,
+``total = max((out - 1) * s + effective - L, 0)``, ``lo = total // 2``, ``hi = total - lo``
+(the odd cell goes at the end); ``"same_lower"`` puts it at the start.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._errors import ParameterError
+
+LAYOUTS = {
+    "channels_first": "channels_first",
+    "channels_last": "channels_last",
+    "ncw": "channels_first",
+    "nchw": "channels_first",
+    "ncdhw": "channels_first",
+    "nwc": "channels_last",
+    "nhwc": "channels_last",
+    "ndhwc": "channels_last",
+}
+
+PADDING_STRINGS = ("valid", "same", "same_lower")
+
+
+def normalize_layout(layout, op):
+    """Return ``"channels_first"`` or ``"channels_last"`` for any accepted spelling."""
+    if isinstance(layout, str) and layout.lower() in LAYOUTS:
+        return LAYOUTS[layout.lower()]
+    raise ParameterError(
+        f"`layout` must be 'channels_first' or 'channels_last'; got layout={layout!r} for {op}."
+    )
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def int_tuple(name, value, nd, op, minimum):
+    """Normalise an int or a sequence of ``nd`` ints to a tuple, each ``>= minimum``."""
+    if _is_int(value):
+        values = (int(value),) * nd
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            values = None
+        if values is None or not all(_is_int(v) for v in values):
+            raise ParameterError(
+                f"`{name}` must be an int or a sequence of {nd} ints; got {name}={value!r} for {op}."
+            )
+        values = tuple(int(v) for v in values)
+        if len(values) == 1 and nd > 1:
+            values = values * nd
+        if len(values) != nd:
+            raise ParameterError(
+                f"`{name}` must have 1 or {nd} values for {op}; got {name}={value!r}."
+            )
+    if any(v < minimum for v in values):
+        raise ParameterError(
+            f"`{name}` must be >= {minimum} in every dimension; got {name}={value!r} for {op}."
+        )
+    return values
+
+
+def padding_pairs(padding, nd, spatial, kernel, stride, dilation, op):
+    """Turn every padding spelling into one ``(lo, hi)`` pair per spatial dimension."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode not in PADDING_STRINGS:
+            raise ParameterError(
+                f"`padding` string must be one of {PADDING_STRINGS}; got padding={padding!r} for {op}."
+            )
+        if mode == "valid":
+            return ((0, 0),) * nd
+        pairs = []
+        for size, k, s, d in zip(spatial, kernel, stride, dilation):
+            out = -(-size // s)
+            total = max((out - 1) * s + d * (k - 1) + 1 - size, 0)
+            small = total // 2
+            pairs.append((small, total - small) if mode == "same" else (total - small, small))
+        return tuple(pairs)
+    if _is_int(padding):
+        pairs = ((int(padding), int(padding)),) * nd
+    else:
+        try:
+            items = tuple(padding)
+        except TypeError:
+            items = None
+        if items is None:
+            raise ParameterError(
+                f"`padding` must be an int, a sequence of ints or (before, after) pairs, or one of "
+                f"{PADDING_STRINGS}; got padding={padding!r} for {op}."
+            )
+        if len(items) == 1 and nd > 1:
+            items = items * nd
+        if len(items) != nd:
+            raise ParameterError(
+                f"`padding` must have 1 or {nd} entries for {op}; got padding={padding!r}."
+            )
+        pairs = []
+        for item in items:
+            if _is_int(item):
+                pairs.append((int(item), int(item)))
+                continue
+            try:
+                pair = tuple(item)
+            except TypeError:
+                pair = ()
+            if len(pair) != 2 or not all(_is_int(v) for v in pair):
+                raise ParameterError(
+                    f"each `padding` entry must be an int or a (before, after) pair of ints; "
+                    f"got padding={padding!r} for {op}."
+                )
+            pairs.append((int(pair[0]), int(pair[1])))
+        pairs = tuple(pairs)
+    if any(v < 0 for pair in pairs for v in pair):
+        raise ParameterError(f"`padding` must be >= 0; got padding={padding!r} for {op}.")
+    return pairs
+
+
+def out_size(size, kernel, stride, dilation, lo, hi, ceil_mode):
+    """Number of windows along one axis (the formula in this module's docstring)."""
+    span = size + lo + hi - dilation * (kernel - 1) - 1
+    if span < 0:
+        return 0
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + lo:
+        out -= 1
+    return out
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """Normalised geometry of one pooling call; every tuple has one entry per spatial dim."""
+
+    op: str
+    in_spatial: tuple
+    kernel_size: tuple
+    stride: tuple
+    dilation: tuple
+    padding: tuple  # ((lo, hi), ...)
+    ceil_mode: bool
+    out_spatial: tuple
+
+    @property
+    def nd(self):
+        return len(self.in_spatial)
+
+    def lifted(self):
+        """The same geometry on the canonical 3-D view (size-1 axes in front)."""
+        extra = 3 - self.nd
+        return (
+            (1,) * extra + self.in_spatial,
+            (1,) * extra + self.kernel_size,
+            (1,) * extra + self.stride,
+            (1,) * extra + self.dilation,
+            ((0, 0),) * extra + self.padding,
+            (1,) * extra + self.out_spatial,
+        )
+
+
+def _freeze(value):
+    """A hashable stand-in for an argument (lists become tuples) so specs can be cached."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return _freeze(value.tolist())
+    return value
+
+
+def pool_spec(op, in_spatial, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+              input_shape=None):
+    """Validate and normalise window parameters; compute the output's spatial shape.
+
+    ``input_shape`` is only used to make error messages name the whole input.
+    """
+    try:
+        return _pool_spec(op, tuple(in_spatial), _freeze(kernel_size), _freeze(stride),
+                          _freeze(padding), _freeze(dilation), ceil_mode, input_shape)
+    except TypeError as exc:  # an unhashable argument: validate without the cache
+        if "unhashable" not in str(exc):
+            raise
+        return _pool_spec.__wrapped__(op, tuple(in_spatial), kernel_size, stride, padding,
+                                      dilation, ceil_mode, input_shape)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pool_spec(op, in_spatial, kernel_size, stride, padding, dilation, ceil_mode, input_shape):
+    nd = len(in_spatial)
+    kernel = int_tuple("kernel_size", kernel_size, nd, op, 1)
+    strides = kernel if stride is None else int_tuple("stride", stride, nd, op, 1)
+    dilations = int_tuple("dilation", dilation, nd, op, 1)
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise ParameterError(f"`ceil_mode` must be True or False; got ceil_mode={ceil_mode!r} for {op}.")
+    pads = padding_pairs(padding, nd, in_spatial, kernel, strides, dilations, op)
+    outs = tuple(
+        out_size(size, k, s, d, lo, hi, bool(ceil_mode))
+        for size, k, s, d, (lo, hi) in zip(in_spatial, kernel, strides, dilations, pads)
+    )
+    if any(o < 1 for o in outs):
+        shape = input_shape if input_shape is not None else in_spatial
+        raise ParameterError(
+            f"output size would be {outs} (< 1) for {op} on input of shape {tuple(shape)} with "
+            f"kernel_size={kernel}, stride={strides}, padding={pads}, dilation={dilations}: "
+            f"the (dilated) window {tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilations))} "
+            f"is larger than the padded input."
+        )
+    return PoolSpec(op, in_spatial, kernel, strides, dilations, pads, bool(ceil_mode), outs)
+
+
+@functools.lru_cache(maxsize=1024)
+def window_table(size, kernel, stride, dilation, lo, hi, out):
+    """Per-output window facts along one axis, as an ``(out, 3)`` int64 array.
+
+    Column 0: the input index of the window's first tap that lies inside the input.
+    Column 1: how many taps lie inside the input (0 for a window wholly in padding).
+    Column 2: how many taps lie inside the padded input ``[-lo, size + hi)``: the divisor
+    factor of ``count_include_pad=True`` averaging (PyTorch's rule, generalised to dilation).
+    """
+    table = np.zeros((out, 3), dtype=np.int64)
+    for o in range(out):
+        start = o * stride - lo
+        taps = [start + t * dilation for t in range(kernel)]
+        inside = [p for p in taps if 0 <= p < size]
+        table[o, 0] = inside[0] if inside else 0
+        table[o, 1] = len(inside)
+        table[o, 2] = sum(1 for p in taps if -lo <= p < size + hi)
+    table.setflags(write=False)
+    return table
+
+
+def interior_range(size, kernel, stride, dilation, lo, out):
+    """Outputs ``[first, stop)`` along one axis whose every tap lies inside the input."""
+    last_offset = dilation * (kernel - 1)
+    first = min(-(-lo // stride), out)
+    stop = 0 if size - 1 - last_offset + lo < 0 else min((size - 1 - last_offset + lo) // stride + 1, out)
+    return first, max(first, stop)
+
+
+def table_spec(spec):
+    """Tables and scalars the kernels need for one spec on the canonical 3-D view."""
+    sizes, kernel, stride, dilation, pads, outs = spec.lifted()
+    tables = tuple(
+        window_table(sizes[a], kernel[a], stride[a], dilation[a], pads[a][0], pads[a][1], outs[a])
+        for a in range(3)
+    )
+    first, stop = interior_range(sizes[2], kernel[2], stride[2], dilation[2], pads[2][0], outs[2])
+    # The innermost axis gets a branch-free path over its interior outputs.
+    wgeom = np.array([stride[2], pads[2][0], kernel[2], dilation[2], first, stop], dtype=np.int64)
+    dil = np.array(dilation, dtype=np.int64)
+    return tables, dil, wgeom
+
+
+def divisor_factors(spec, count_include_pad):
+    """Per-axis divisor factors of average pooling on the lifted view (int64 arrays)."""
+    sizes, kernel, stride, dilation, pads, outs = spec.lifted()
+    column = 2 if count_include_pad else 1
+    return tuple(
+        window_table(sizes[a], kernel[a], stride[a], dilation[a], pads[a][0], pads[a][1], outs[a])[:, column]
+        for a in range(3)
+    )
+
+
+def prod(values):
+    return functools.reduce(operator.mul, values, 1)

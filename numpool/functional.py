@@ -1,0 +1,522 @@
+"""Public pooling functions: validate -> spec -> view -> kernel -> result.
+
+Each function is thin: ``numpool._params`` normalises the parameters, ``numpool._layout``
+maps the array onto a kernel's 5-D view without copying, and a kernel from
+``numpool.kernels`` does the loops.  Every rule is written out in ``docs/semantics.md``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from . import _params
+from ._checks import as_array, check_bool, check_nonempty_spatial, check_shape, kernel_dtype, lowest
+from ._errors import DTypeError, ParameterError
+from ._layout import plan_view
+from .kernels import avgpool, maxpool
+
+__all__ = [
+    "max_pool1d", "max_pool2d", "max_pool3d",
+    "max_pool1d_backward", "max_pool2d_backward", "max_pool3d_backward",
+    "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
+    "max_pool_with_argmax", "relu", "relu_backward",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# shared plumbing
+
+
+class _Call:
+    """One validated pooling call: the array, its view, the spec and the kernel geometry."""
+
+    def __init__(self, op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, kinds):
+        self.op = op
+        self.x = as_array(x, op, kinds=kinds)
+        self.layout = _params.normalize_layout(layout, op)
+        self.view = plan_view(self.x, nd, self.layout, op)
+        spatial = self.view.spatial_shape(self.x.shape)
+        check_nonempty_spatial(spatial, self.x.shape, op)
+        self.spec = _params.pool_spec(op, spatial, kernel_size, stride, padding, dilation,
+                                      check_bool("ceil_mode", ceil_mode, op), self.x.shape)
+        (self.td, self.th, self.tw), self.dil, self.wgeom = _params.table_spec(self.spec)
+        self.out_shape = self._with_spatial(self.spec.out_spatial)
+
+    def _with_spatial(self, spatial):
+        shape = list(self.x.shape)
+        nd = self.view.nd
+        if self.layout == "channels_last":
+            shape[-nd - 1:-1] = spatial
+        else:
+            shape[-nd:] = spatial
+        return tuple(shape)
+
+    @property
+    def cf(self):
+        return self.view.memory == "cf"
+
+    def kernel_input(self, dtype=None):
+        """The input as the kernel reads it: a view, or a widened copy for float16."""
+        dtype = kernel_dtype(self.x.dtype) if dtype is None else np.dtype(dtype)
+        xk = self.view.to_kernel(self.x)
+        if xk.dtype == dtype:
+            return xk
+        if self.x.dtype == np.bool_ and dtype == np.uint8:
+            return xk.view(np.uint8)
+        return xk.astype(dtype, order="K")
+
+    def grad_view(self, grad_output, dtype):
+        """``grad_output`` checked and laid out like the kernel's output, as ``dtype``."""
+        g = as_array(grad_output, self.op + "_backward", name="grad_output", kinds="iuf")
+        check_shape("grad_output", g, self.out_shape, self.op + "_backward")
+        return np.ascontiguousarray(self.view.to_kernel(g), dtype=dtype)
+
+    def channel_block(self, n, c):
+        """Channels per parallel task for channels-last scatters: enough tasks for every thread."""
+        want = 4 * numba.get_num_threads()
+        blocks = min(c, max(1, -(-want // max(n, 1))))
+        return max(1, -(-c // blocks))
+
+
+def _finish(call, out_user, dtype):
+    """Cast a kernel result back to ``dtype`` (float16 outputs, bool views)."""
+    if out_user.dtype == dtype:
+        return out_user
+    if dtype == np.bool_:
+        return out_user.view(np.bool_)
+    return out_user.astype(dtype, order="K")
+
+
+# ---------------------------------------------------------------------------------------
+# max pooling
+
+
+def _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout):
+    op = f"max_pool{nd}d"
+    call = _Call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "biuf")
+    want_indices = check_bool("return_indices", return_indices, op)
+    xk = call.kernel_input()
+    out, outk = call.view.empty(call.out_shape, xk.dtype)
+    low = lowest(xk.dtype)
+    if want_indices:
+        idx, idxk = call.view.empty(call.out_shape, np.int64)
+        if call.cf:
+            maxpool.argmax_cf(xk, outk, idxk, call.td, call.th, call.tw, call.dil, call.wgeom, low, True)
+        else:
+            maxpool.argmax_cl(xk, outk, idxk, call.td, call.th, call.tw, call.dil, low, True)
+        return _finish(call, out, call.x.dtype), idx
+    if call.cf:
+        maxpool.max_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, low)
+    else:
+        maxpool.max_cl(xk, outk, call.td, call.th, call.tw, call.dil, low)
+    return _finish(call, out, call.x.dtype)
+
+
+def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                  layout, indices):
+    op = f"max_pool{nd}d"
+    call = _Call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "iuf")
+    check_bool("return_indices", return_indices, op)
+    acc = kernel_dtype(call.x.dtype)
+    g = call.grad_view(grad_output, acc)
+    gx, gxk = call.view.zeros(call.x.shape, acc)
+    n = gxk.shape[0]
+    if call.cf:
+        planes, cells = n * gxk.shape[1], int(np.prod(gxk.shape[2:]))
+        gx_flat = gxk.reshape(planes, cells)
+    else:
+        planes, cells = n, int(np.prod(gxk.shape[1:4]))
+        gx_flat = gxk.reshape(n, cells, gxk.shape[4])
+    if indices is not None:
+        idx = _check_indices(indices, call, cells, op + "_backward")
+        if call.cf:
+            maxpool.scatter_add_cf(g.reshape(planes, -1), idx.reshape(planes, -1), gx_flat)
+        else:
+            c = gxk.shape[4]
+            maxpool.scatter_add_cl(g.reshape(n, -1, c), idx.reshape(n, -1, c), gx_flat, call.channel_block(n, c))
+        return _finish(call, gx, call.x.dtype)
+    xk = call.kernel_input()
+    low = lowest(xk.dtype)
+    if call.cf:
+        maxpool.max_backward_cf(xk, g, gx_flat, call.td, call.th, call.tw, call.dil, call.wgeom, low)
+    else:
+        maxpool.max_backward_cl(xk, g, gx_flat, call.td, call.th, call.tw, call.dil, low,
+                                call.channel_block(n, gxk.shape[4]))
+    return _finish(call, gx, call.x.dtype)
+
+
+def _check_indices(indices, call, cells, op):
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"`indices` must be an integer array for {op}; got dtype {idx.dtype}.")
+    check_shape("indices", idx, call.out_shape, op)
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < -1 or hi >= cells:
+            raise ParameterError(
+                f"`indices` must lie in [0, {cells}) (flat positions in each input plane; -1 marks a window "
+                f"wholly in padding) for {op}; got values from {lo} to {hi}."
+            )
+    return np.ascontiguousarray(call.view.to_kernel(idx), dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------
+# average pooling
+
+
+def _avg_setup(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, divisor_override,
+               layout):
+    op = f"avg_pool{nd}d"
+    call = _Call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
+    include = check_bool("count_include_pad", count_include_pad, op)
+    if divisor_override is None:
+        override = 0
+    elif isinstance(divisor_override, (int, np.integer)) and not isinstance(divisor_override, (bool, np.bool_)) \
+            and divisor_override > 0:
+        override = int(divisor_override)
+    else:
+        raise ParameterError(
+            f"`divisor_override` must be None or an int >= 1; got divisor_override={divisor_override!r} for {op}."
+        )
+    factors = _params.divisor_factors(call.spec, include)
+    return call, factors, override
+
+
+def _avg_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, divisor_override,
+                 layout):
+    call, (fd, fh, fw), override = _avg_setup(nd, x, kernel_size, stride, padding, dilation, ceil_mode,
+                                              count_include_pad, divisor_override, layout)
+    xk = call.kernel_input()
+    out, outk = call.view.empty(call.out_shape, xk.dtype)
+    if call.cf:
+        avgpool.avg_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, override)
+    else:
+        avgpool.avg_cl(xk, outk, call.td, call.th, call.tw, call.dil, fd, fh, fw, override)
+    return _finish(call, out, call.x.dtype)
+
+
+def _avg_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
+                  divisor_override, layout):
+    call, (fd, fh, fw), override = _avg_setup(nd, x, kernel_size, stride, padding, dilation, ceil_mode,
+                                              count_include_pad, divisor_override, layout)
+    acc = kernel_dtype(call.x.dtype)
+    g = call.grad_view(grad_output, acc)
+    gx, gxk = call.view.zeros(call.x.shape, acc)
+    if call.cf:
+        avgpool.avg_backward_cf(g, gxk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, override)
+    else:
+        avgpool.avg_backward_cl(g, gxk, call.td, call.th, call.tw, call.dil, fd, fh, fw, override,
+                                call.channel_block(gxk.shape[0], gxk.shape[4]))
+    return _finish(call, gx, call.x.dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# public 1-D / 2-D / 3-D names, documented from one template per operation
+
+_SPATIAL = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+_SHAPE_DOC = """
+    Shape
+    -----
+    - Input: ``(N, C, {s})`` or ``(C, {s})`` with ``layout="channels_first"``;
+      ``(N, {s}, C)`` or ``({s}, C)`` with ``layout="channels_last"``.
+    - Output: the same with each spatial size ``L`` replaced by::
+
+          L_out = floor_or_ceil((L + pad_lo + pad_hi - dilation * (kernel_size - 1) - 1) / stride) + 1
+
+      (ceil with ``ceil_mode=True``; then ``L_out -= 1`` if the last window would start at or
+      beyond ``L + pad_lo``).  ``padding="same"`` gives ``L_out = ceil(L / stride)``."""
+
+_COMMON_PARAMS = """
+    x : ndarray
+        Input, batched or unbatched; any strided view.  It is never modified.
+    kernel_size : int or tuple of {nd} ints
+        Window size per spatial dimension.
+    stride : int or tuple of {nd} ints, optional
+        Step between windows; defaults to ``kernel_size``.
+    padding : int, tuple, or str, default 0
+        An int per dimension, a ``(before, after)`` pair per dimension, ``"valid"`` (none),
+        ``"same"`` (TensorFlow/ONNX SAME_UPPER: the odd cell at the end) or ``"same_lower"``.
+        Any non-negative amount is accepted, even more than half the window.
+    dilation : int or tuple of {nd} ints, default 1
+        Spacing between window taps.
+    ceil_mode : bool, default False
+        Round the output size up (PyTorch's rule), keeping only windows that start inside
+        the input or the left padding.
+"""
+
+_MAX_DOC = """{nd}-D max pooling, bitwise equal to PyTorch's ``max_pool{nd}d``.
+
+    ``out[..., o] = max(x[..., o * stride - pad_lo + t * dilation] for t in range(kernel_size))``
+    per spatial dimension, over the taps that fall inside the input (padding acts as -inf).
+
+    Parameters
+    ----------{params}    return_indices : bool, default False
+        Also return the argmax of every window as int64 flat indices into each (N, C)
+        plane's spatial dims (PyTorch's format, e.g. ``h * W + w`` in 2-D).
+    layout : {{"channels_first", "channels_last"}}
+        Where the channel axis is.
+
+    Returns
+    -------
+    out : ndarray, same dtype as ``x``
+    indices : ndarray of int64, only with ``return_indices=True``
+{shape}
+
+    Notes
+    -----
+    - Ties go to the first tap in row-major window order.
+    - NaN propagates: a NaN tap always replaces the running maximum, so the index is that
+      of the last NaN in the window (PyTorch's CPU rule).
+    - A window that lies wholly in padding (possible with large padding or dilation) gives
+      ``-inf`` (the dtype's minimum for integers) and index ``-1``; its gradient is dropped.
+    - float16 is compared in float32; bool, int8..int64 and uint8 are supported.
+    - ``max_pool{nd}d_backward(grad_output, x, ...)`` gives the gradient with respect to ``x``.
+
+    Examples
+    --------
+{example}
+"""
+
+_MAX_EXAMPLES = {
+    1: """    >>> import numpy as np, numpool
+    >>> numpool.max_pool1d(np.array([[[1., 3., 2., 5., 4.]]]), 2)
+    array([[[3., 5.]]])""",
+    2: """    >>> import numpy as np, numpool
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> numpool.max_pool2d(x, 3, stride=2, padding=1)
+    array([[[[ 5.,  7.],
+             [13., 15.]]]], dtype=float32)
+    >>> out, idx = numpool.max_pool2d(x, 2, return_indices=True)
+    >>> idx
+    array([[[[ 5,  7],
+             [13, 15]]]])""",
+    3: """    >>> import numpy as np, numpool
+    >>> x = np.arange(8.).reshape(1, 1, 2, 2, 2)
+    >>> numpool.max_pool3d(x, 2)
+    array([[[[[7.]]]]])""",
+}
+
+_AVG_DOC = """{nd}-D average pooling, equal to PyTorch's ``avg_pool{nd}d`` to float rounding.
+
+    ``out = sum(window) / divisor``, the sum running over the taps inside the input.
+
+    Parameters
+    ----------{params}    count_include_pad : bool, default True
+        Divide by the number of taps inside the padded input (explicit padding counts; the
+        ``ceil_mode`` overhang beyond it does not).  With False, divide by the taps inside
+        the input; ``padding="same", count_include_pad=False`` is ``tf.nn.avg_pool``.
+    divisor_override : int, optional
+        Divide every window by this number instead.
+    layout : {{"channels_first", "channels_last"}}
+        Where the channel axis is.
+
+    Returns
+    -------
+    out : ndarray, same dtype as ``x`` (float16, float32 or float64)
+{shape}
+
+    Notes
+    -----
+    - Taps are summed in row-major window order in float32 (float16 and float32 inputs) or
+      float64, then divided once, as PyTorch's CPU kernels do.
+    - ``dilation`` is supported (as in ONNX AveragePool and JAX); PyTorch has none.
+    - A window wholly in padding with ``count_include_pad=False`` has no cells: 0 / 0 = NaN.
+    - Integer inputs are rejected: cast them to a float dtype first.
+
+    Examples
+    --------
+{example}
+"""
+
+_AVG_EXAMPLES = {
+    1: """    >>> import numpy as np, numpool
+    >>> numpool.avg_pool1d(np.array([[[1., 3., 2., 6.]]]), 2)
+    array([[[2., 4.]]])""",
+    2: """    >>> import numpy as np, numpool
+    >>> x = np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3)
+    >>> numpool.avg_pool2d(x, 2, stride=1)
+    array([[[[2., 3.],
+             [5., 6.]]]], dtype=float32)
+    >>> numpool.avg_pool2d(x, 2, stride=1, padding=1, count_include_pad=False)[0, 0, 0]
+    array([0. , 0.5, 1.5, 2. ], dtype=float32)""",
+    3: """    >>> import numpy as np, numpool
+    >>> numpool.avg_pool3d(np.arange(8.).reshape(1, 1, 2, 2, 2), 2)
+    array([[[[[3.5]]]]])""",
+}
+
+_BACKWARD_DOC = """Gradient of :func:`{name}` with respect to ``x``.
+
+    Takes the output gradient and the same ``x`` and keyword arguments as the forward call;
+    returns an array with the shape and dtype of ``x``.  {extra}  The result is deterministic:
+    each cell sums its contributions in output order, whatever the number of threads.
+"""
+
+
+def _doc(template, nd, example):
+    s = ", ".join(_SPATIAL[nd])
+    return template.format(nd=nd, params=_COMMON_PARAMS.format(nd=nd), shape=_SHAPE_DOC.format(s=s),
+                           example=example)
+
+
+def _named(fn, name, doc):
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+def _make_max(nd):
+    def forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
+                layout="channels_first"):
+        return _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout)
+
+    def backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                 return_indices=False, layout="channels_first", indices=None):
+        return _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode,
+                             return_indices, layout, indices)
+
+    name = f"max_pool{nd}d"
+    extra = ("Each output gradient goes to its window's argmax, summed where windows overlap. "
+             "Pass ``indices=`` from the forward call to reuse them; without it the argmax is "
+             "recomputed from ``x`` (same ties and NaN rule).")
+    return (_named(forward, name, _doc(_MAX_DOC, nd, _MAX_EXAMPLES[nd])),
+            _named(backward, name + "_backward", _BACKWARD_DOC.format(name=name, extra=extra)))
+
+
+def _make_avg(nd):
+    def forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True,
+                divisor_override=None, layout="channels_first"):
+        return _avg_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
+                            divisor_override, layout)
+
+    def backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None, layout="channels_first"):
+        return _avg_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode,
+                             count_include_pad, divisor_override, layout)
+
+    name = f"avg_pool{nd}d"
+    extra = "Each output gradient is divided by its window's divisor and added to every tap inside the input."
+    return (_named(forward, name, _doc(_AVG_DOC, nd, _AVG_EXAMPLES[nd])),
+            _named(backward, name + "_backward", _BACKWARD_DOC.format(name=name, extra=extra)))
+
+
+max_pool1d, max_pool1d_backward = _make_max(1)
+max_pool2d, max_pool2d_backward = _make_max(2)
+max_pool3d, max_pool3d_backward = _make_max(3)
+avg_pool1d, avg_pool1d_backward = _make_avg(1)
+avg_pool2d, avg_pool2d_backward = _make_avg(2)
+avg_pool3d, avg_pool3d_backward = _make_avg(3)
+
+
+# ---------------------------------------------------------------------------------------
+# TensorFlow's max_pool_with_argmax
+
+
+def _tf_window(name, value, op):
+    """TF accepts ``ksize``/``strides`` as an int, 2 ints, or 4 ints with 1 for batch and channel."""
+    if value is None or isinstance(value, (int, np.integer)):
+        return value
+    items = tuple(value)
+    if len(items) == 4:
+        if items[0] != 1 or items[3] != 1:
+            raise ParameterError(
+                f"4-element `{name}` must be (1, h, w, 1) (no pooling over batch or channels) for {op}; "
+                f"got {name}={value!r}."
+            )
+        return items[1:3]
+    return items
+
+
+def max_pool_with_argmax(x, kernel_size, stride=None, padding="valid", include_batch_in_index=False):
+    """2-D max pooling with TensorFlow's ``tf.nn.max_pool_with_argmax`` semantics (NHWC).
+
+    Parameters
+    ----------
+    x : ndarray, shape ``(N, H, W, C)`` or ``(H, W, C)``
+        Channels-last input; never modified.
+    kernel_size, stride : int, 2 ints, or TF-style 4 ints ``(1, h, w, 1)``
+        Window size and step (``stride`` defaults to ``kernel_size``).
+    padding : {"valid", "same"} or any padding :func:`max_pool2d` accepts
+        Case-insensitive; TF's ``"SAME"`` puts the odd padding cell at the end.
+    include_batch_in_index : bool, default False
+        Add the batch term to the flat index.
+
+    Returns
+    -------
+    out : ndarray, same dtype as ``x``
+    argmax : ndarray of int64, TF's flat format ``((b * H + y) * W + x) * C + c`` where the
+        ``b * H`` term is present only with ``include_batch_in_index=True``.
+
+    Notes
+    -----
+    TensorFlow's CPU kernel starts each window from its first tap inside the input and
+    replaces the maximum only when a later tap is strictly greater, so ties keep the first
+    position and a NaN wins only when it is that first tap.  numpool follows the same rule
+    here (unlike :func:`max_pool2d`, where NaN always propagates as in PyTorch).
+
+    Examples
+    --------
+    >>> import numpy as np, numpool
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    >>> out, argmax = numpool.max_pool_with_argmax(x, 2, padding="VALID")
+    >>> argmax[0, :, :, 0]
+    array([[ 5,  7],
+           [13, 15]])
+    """
+    op = "max_pool_with_argmax"
+    call = _Call(op, 2, x, _tf_window("kernel_size", kernel_size, op), _tf_window("stride", stride, op),
+                 padding, 1, False, "channels_last", "biuf")
+    with_batch = check_bool("include_batch_in_index", include_batch_in_index, op)
+    xk = call.kernel_input()
+    out, outk = call.view.empty(call.out_shape, xk.dtype)
+    idx, idxk = call.view.empty(call.out_shape, np.int64)
+    low = lowest(xk.dtype)
+    if call.cf:
+        maxpool.argmax_cf(xk, outk, idxk, call.td, call.th, call.tw, call.dil, call.wgeom, low, False)
+    else:
+        maxpool.argmax_cl(xk, outk, idxk, call.td, call.th, call.tw, call.dil, low, False)
+    # PyTorch-style plane index p = y*W + x  ->  TF's (p * C + c) [+ b * H * W * C]
+    shape = idx.shape if call.view.batched else (1,) + idx.shape
+    h, w = call.spec.in_spatial
+    c = shape[-1]
+    tf_idx = idx.reshape(shape) * c + np.arange(c, dtype=np.int64)
+    if with_batch:
+        tf_idx += (np.arange(shape[0], dtype=np.int64) * (h * w * c))[:, None, None, None]
+    tf_idx = tf_idx if call.view.batched else tf_idx[0]
+    return _finish(call, out, call.x.dtype), tf_idx
+
+
+# ---------------------------------------------------------------------------------------
+# ReLU
+
+
+def relu(x):
+    """Rectified linear unit, ``max(x, 0)`` elementwise; NaN stays NaN, dtype is kept.
+
+    Examples
+    --------
+    >>> import numpy as np, numpool
+    >>> numpool.relu(np.array([[-1.5, 0.25], [2.0, -0.0]]))
+    array([[0.  , 0.25],
+           [2.  , 0.  ]])
+    """
+    a = as_array(x, "relu")
+    if a.dtype == np.bool_ or a.dtype.kind == "u":
+        return a.copy()
+    out = np.maximum(a, a.dtype.type(0))
+    if a.dtype.kind == "f":
+        out += a.dtype.type(0)  # -0.0 + 0.0 = +0.0, as PyTorch returns
+    return out
+
+
+def relu_backward(grad_output, x):
+    """Gradient of :func:`relu`: ``grad_output`` where ``x > 0``, else 0 (also at x = 0 and NaN).
+
+    Returns an array with the shape and dtype of ``x``.
+    """
+    a = as_array(x, "relu_backward", kinds="iuf")
+    g = as_array(grad_output, "relu_backward", name="grad_output", kinds="iuf")
+    check_shape("grad_output", g, a.shape, "relu_backward")
+    return np.where(a > 0, g, 0).astype(a.dtype, copy=False)

@@ -1,0 +1,100 @@
+"""Average pooling kernels on the canonical 5-D views, forward and backward.
+
+The output (forward) or input gradient (backward) array is also the accumulator, so it has
+the accumulation dtype (float32 for float16 and float32 inputs, float64 for float64).
+Sums add taps in row-major window order starting from zero, as PyTorch's CPU kernels do.
+The divisor of output ``(od, oh, ow)`` is ``override`` when it is > 0, else the product of
+the per-axis factors ``fd[od] * fh[oh] * fw[ow]`` (see ``numpool._params.divisor_factors``).
+A window wholly in padding with ``count_include_pad=False`` has divisor 0 and gives NaN.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._rows import spread_row_cf, sum_row_cf
+
+_opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
+
+
+@njit(**_opts)
+def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override):
+    N, C = x.shape[0], x.shape[1]
+    OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
+    for r in prange(N * C * OD * OH):
+        oh = r % OH
+        q = r // OH
+        od = q % OD
+        q //= OD
+        c = q % C
+        n = q // C
+        orow = out[n, c, od, oh]
+        sum_row_cf(x[n, c], od, oh, orow, td, th, tw, dil, wgeom)
+        for ow in range(OW):
+            div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
+            orow[ow] = orow[ow] / div
+
+
+@njit(**_opts)
+def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override):
+    N, C = x.shape[0], x.shape[4]
+    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    for r in prange(N * OD * OH):
+        oh = r % OH
+        q = r // OH
+        od = q % OD
+        n = q // OD
+        for ow in range(OW):
+            cell = out[n, od, oh, ow]
+            for c in range(C):
+                cell[c] = 0
+            for a in range(td[od, 1]):
+                for b in range(th[oh, 1]):
+                    for t in range(tw[ow, 1]):
+                        xr = x[n, td[od, 0] + a * dil[0], th[oh, 0] + b * dil[1], tw[ow, 0] + t * dil[2]]
+                        for c in range(C):
+                            cell[c] += xr[c]
+            div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
+            for c in range(C):
+                cell[c] = cell[c] / div
+
+
+@njit(**_opts)
+def avg_backward_cf(g, gx, td, th, tw, dil, wgeom, fd, fh, fw, override):
+    N, C = g.shape[0], g.shape[1]
+    OD, OH, OW = g.shape[2], g.shape[3], g.shape[4]
+    for p in prange(N * C):
+        n = p // C
+        c = p % C
+        share = np.empty(OW, dtype=gx.dtype)
+        for od in range(OD):
+            for oh in range(OH):
+                grow = g[n, c, od, oh]
+                for ow in range(OW):
+                    div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
+                    share[ow] = grow[ow] / div
+                spread_row_cf(gx[n, c], od, oh, share, td, th, tw, dil, wgeom)
+
+
+@njit(**_opts)
+def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, block):
+    N, C = g.shape[0], g.shape[4]
+    OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
+    nblocks = (C + block - 1) // block
+    for p in prange(N * nblocks):
+        n = p // nblocks
+        c0 = (p % nblocks) * block
+        c1 = min(c0 + block, C)
+        share = np.empty(c1 - c0, dtype=gx.dtype)
+        for od in range(OD):
+            for oh in range(OH):
+                for ow in range(OW):
+                    div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
+                    gcell = g[n, od, oh, ow]
+                    for j in range(c1 - c0):
+                        share[j] = gcell[c0 + j] / div
+                    for a in range(td[od, 1]):
+                        for b in range(th[oh, 1]):
+                            for t in range(tw[ow, 1]):
+                                gr = gx[n, td[od, 0] + a * dil[0], th[oh, 0] + b * dil[1], tw[ow, 0] + t * dil[2]]
+                                for j in range(c1 - c0):
+                                    gr[c0 + j] += share[j]

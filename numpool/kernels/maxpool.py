@@ -1,0 +1,141 @@
+"""Max pooling kernels on the canonical 5-D views: forward, argmax, and the gradient scatter.
+
+Parallel loops never let two threads write one cell:
+- forward: ``prange`` over output rows (every row is written by one thread);
+- backward (channels-first): ``prange`` over (n, c) planes, each plane's scatter serial;
+- backward (channels-last): ``prange`` over (n, channel block) pairs, so windows that
+  overlap in space still belong to one thread.
+Each cell's gradient is summed in output order, so results do not depend on threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._rows import argmax_cell_cl, argmax_row_cf, max_cell_cl, max_row_cf
+
+_opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
+
+
+@njit(**_opts)
+def max_cf(x, out, td, th, tw, dil, wgeom, lowest):
+    N, C = x.shape[0], x.shape[1]
+    OD, OH = out.shape[2], out.shape[3]
+    for r in prange(N * C * OD * OH):
+        oh = r % OH
+        q = r // OH
+        od = q % OD
+        q //= OD
+        c = q % C
+        n = q // C
+        max_row_cf(x[n, c], od, oh, out[n, c, od, oh], td, th, tw, dil, wgeom, lowest)
+
+
+@njit(**_opts)
+def argmax_cf(x, out, idx, td, th, tw, dil, wgeom, lowest, nan_wins):
+    N, C = x.shape[0], x.shape[1]
+    OD, OH = out.shape[2], out.shape[3]
+    for r in prange(N * C * OD * OH):
+        oh = r % OH
+        q = r // OH
+        od = q % OD
+        q //= OD
+        c = q % C
+        n = q // C
+        argmax_row_cf(x[n, c], od, oh, out[n, c, od, oh], idx[n, c, od, oh],
+                      td, th, tw, dil, wgeom, lowest, nan_wins)
+
+
+@njit(**_opts)
+def max_cl(x, out, td, th, tw, dil, lowest):
+    N = x.shape[0]
+    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    for r in prange(N * OD * OH):
+        oh = r % OH
+        q = r // OH
+        od = q % OD
+        n = q // OD
+        for ow in range(OW):
+            max_cell_cl(x[n], od, oh, ow, out[n, od, oh, ow], td, th, tw, dil, lowest)
+
+
+@njit(**_opts)
+def argmax_cl(x, out, idx, td, th, tw, dil, lowest, nan_wins):
+    N = x.shape[0]
+    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    for r in prange(N * OD * OH):
+        oh = r % OH
+        q = r // OH
+        od = q % OD
+        n = q // OD
+        for ow in range(OW):
+            argmax_cell_cl(x[n], od, oh, ow, out[n, od, oh, ow], idx[n, od, oh, ow],
+                           td, th, tw, dil, lowest, nan_wins)
+
+
+@njit(**_opts)
+def max_backward_cf(x, g, gx, td, th, tw, dil, wgeom, lowest):
+    """Recompute each window's argmax and add its gradient there; ``gx`` is (N*C, D*H*W)."""
+    N, C = x.shape[0], x.shape[1]
+    OD, OH, OW = g.shape[2], g.shape[3], g.shape[4]
+    for p in prange(N * C):
+        n = p // C
+        c = p % C
+        vals = np.empty(OW, dtype=x.dtype)
+        pos = np.empty(OW, dtype=np.int64)
+        for od in range(OD):
+            for oh in range(OH):
+                argmax_row_cf(x[n, c], od, oh, vals, pos, td, th, tw, dil, wgeom, lowest, True)
+                grow = g[n, c, od, oh]
+                for ow in range(OW):
+                    if pos[ow] >= 0:
+                        gx[p, pos[ow]] += grow[ow]
+
+
+@njit(**_opts)
+def max_backward_cl(x, g, gx, td, th, tw, dil, lowest, block):
+    """Channels-last twin of :func:`max_backward_cf`; ``gx`` is (N, D*H*W, C)."""
+    N, C = x.shape[0], x.shape[4]
+    OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
+    nblocks = (C + block - 1) // block
+    for p in prange(N * nblocks):
+        n = p // nblocks
+        c0 = (p % nblocks) * block
+        c1 = min(c0 + block, C)
+        vals = np.empty(c1 - c0, dtype=x.dtype)
+        pos = np.empty(c1 - c0, dtype=np.int64)
+        img = x[n, :, :, :, c0:c1]
+        for od in range(OD):
+            for oh in range(OH):
+                for ow in range(OW):
+                    argmax_cell_cl(img, od, oh, ow, vals, pos, td, th, tw, dil, lowest, True)
+                    gcell = g[n, od, oh, ow]
+                    for j in range(c1 - c0):
+                        if pos[j] >= 0:
+                            gx[n, pos[j], c0 + j] += gcell[c0 + j]
+
+
+@njit(**_opts)
+def scatter_add_cf(g, idx, gx):
+    """``gx[p, idx[p, j]] += g[p, j]`` for each plane ``p`` (indices < 0 are skipped)."""
+    P, J = g.shape
+    for p in prange(P):
+        for j in range(J):
+            i = idx[p, j]
+            if i >= 0:
+                gx[p, i] += g[p, j]
+
+
+@njit(**_opts)
+def scatter_add_cl(g, idx, gx, block):
+    """``gx[n, idx[n, j, c], c] += g[n, j, c]``, parallel over (n, channel block)."""
+    N, J, C = g.shape
+    nblocks = (C + block - 1) // block
+    for p in prange(N * nblocks):
+        n = p // nblocks
+        c0 = (p % nblocks) * block
+        c1 = min(c0 + block, C)
+        for j in range(J):
+            for c in range(c0, c1):
+                i = idx[n, j, c]
+                if i >= 0:
+                    gx[n, i, c] += g[n, j, c]
