@@ -231,21 +231,22 @@ def _pool_spec(op, in_spatial, kernel_size, stride, padding, dilation, ceil_mode
 
 @functools.lru_cache(maxsize=1024)
 def window_table(size, kernel, stride, dilation, lo, hi, out):
-    """Per-output window facts along one axis, as an ``(out, 3)`` int64 array.
+    """Per-output window facts along one axis, as a ``(3, out)`` int64 array.
 
-    Column 0: the input index of the window's first tap that lies inside the input.
-    Column 1: how many taps lie inside the input (0 for a window wholly in padding).
-    Column 2: how many taps lie inside the padded input ``[-lo, size + hi)``: the divisor
+    Row 0: the input index of the window's first tap that lies inside the input.
+    Row 1: how many taps lie inside the input (0 for a window wholly in padding).
+    Row 2: how many taps lie inside the padded input ``[-lo, size + hi)``: the divisor
     factor of ``count_include_pad=True`` averaging (PyTorch's rule, generalised to dilation).
+    Rows, not columns, so that kernels read each fact contiguously.
     """
-    table = np.zeros((out, 3), dtype=np.int64)
+    table = np.zeros((3, out), dtype=np.int64)
     for o in range(out):
         start = o * stride - lo
         taps = [start + t * dilation for t in range(kernel)]
         inside = [p for p in taps if 0 <= p < size]
-        table[o, 0] = inside[0] if inside else 0
-        table[o, 1] = len(inside)
-        table[o, 2] = sum(1 for p in taps if -lo <= p < size + hi)
+        table[0, o] = inside[0] if inside else 0
+        table[1, o] = len(inside)
+        table[2, o] = sum(1 for p in taps if -lo <= p < size + hi)
     table.setflags(write=False)
     return table
 
@@ -277,7 +278,7 @@ def divisor_factors(spec, count_include_pad):
     sizes, kernel, stride, dilation, pads, outs = spec.lifted()
     column = 2 if count_include_pad else 1
     return tuple(
-        window_table(sizes[a], kernel[a], stride[a], dilation[a], pads[a][0], pads[a][1], outs[a])[:, column]
+        window_table(sizes[a], kernel[a], stride[a], dilation[a], pads[a][0], pads[a][1], outs[a])[column]
         for a in range(3)
     )
 

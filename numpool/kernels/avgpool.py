@@ -6,55 +6,54 @@ Sums add taps in row-major window order starting from zero, as PyTorch's CPU ker
 The divisor of output ``(od, oh, ow)`` is ``override`` when it is > 0, else the product of
 the per-axis factors ``fd[od] * fh[oh] * fw[ow]`` (see ``numpool._params.divisor_factors``).
 A window wholly in padding with ``count_include_pad=False`` has divisor 0 and gives NaN.
+Parallel structure as in :mod:`numpool.kernels.maxpool`.
 """
 
 import numpy as np
 from numba import njit, prange
 
-from ._rows import spread_row_cf, sum_row_cf
+from ._rows import spread_row_cf, spread_row_cl, sum_row_cf, sum_row_cl
+from .maxpool import ROWS
 
 _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 
 @njit(**_opts)
 def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override):
-    N, C = x.shape[0], x.shape[1]
+    N, C, W = x.shape[0], x.shape[1], x.shape[4]
     OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
-    for r in prange(N * C * OD * OH):
-        oh = r % OH
-        q = r // OH
+    blocks = (OH + ROWS - 1) // ROWS
+    for r in prange(N * C * OD * blocks):
+        blk = r % blocks
+        q = r // blocks
         od = q % OD
         q //= OD
         c = q % C
         n = q // C
-        orow = out[n, c, od, oh]
-        sum_row_cf(x[n, c], od, oh, orow, td, th, tw, dil, wgeom)
-        for ow in range(OW):
-            div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
-            orow[ow] = orow[ow] / div
+        ph = np.empty((wgeom[0], W // wgeom[0] + 1), dtype=x.dtype)
+        for oh in range(blk * ROWS, min(blk * ROWS + ROWS, OH)):
+            orow = out[n, c, od, oh]
+            sum_row_cf(x[n, c], od, oh, orow, td, th, tw, dil, wgeom, ph)
+            for ow in range(OW):
+                div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
+                orow[ow] = orow[ow] / div
 
 
 @njit(**_opts)
 def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override):
-    N, C = x.shape[0], x.shape[4]
+    N = x.shape[0]
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for r in prange(N * OD * OH):
         oh = r % OH
         q = r // OH
         od = q % OD
         n = q // OD
+        orow = out[n, od, oh]
+        sum_row_cl(x[n], od, oh, orow, td, th, tw, dil)
         for ow in range(OW):
-            cell = out[n, od, oh, ow]
-            for c in range(C):
-                cell[c] = 0
-            for a in range(td[od, 1]):
-                for b in range(th[oh, 1]):
-                    for t in range(tw[ow, 1]):
-                        xr = x[n, td[od, 0] + a * dil[0], th[oh, 0] + b * dil[1], tw[ow, 0] + t * dil[2]]
-                        for c in range(C):
-                            cell[c] += xr[c]
             div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
-            for c in range(C):
+            cell = orow[ow]
+            for c in range(cell.shape[0]):
                 cell[c] = cell[c] / div
 
 
@@ -84,17 +83,13 @@ def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, block):
         n = p // nblocks
         c0 = (p % nblocks) * block
         c1 = min(c0 + block, C)
-        share = np.empty(c1 - c0, dtype=gx.dtype)
+        share = np.empty((OW, c1 - c0), dtype=gx.dtype)
+        img = gx[n, :, :, :, c0:c1]
         for od in range(OD):
             for oh in range(OH):
                 for ow in range(OW):
                     div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
                     gcell = g[n, od, oh, ow]
                     for j in range(c1 - c0):
-                        share[j] = gcell[c0 + j] / div
-                    for a in range(td[od, 1]):
-                        for b in range(th[oh, 1]):
-                            for t in range(tw[ow, 1]):
-                                gr = gx[n, td[od, 0] + a * dil[0], th[oh, 0] + b * dil[1], tw[ow, 0] + t * dil[2]]
-                                for j in range(c1 - c0):
-                                    gr[c0 + j] += share[j]
+                        share[ow, j] = gcell[c0 + j] / div
+                spread_row_cl(img, od, oh, share, td, th, tw, dil)

@@ -1,90 +1,98 @@
 """Max pooling kernels on the canonical 5-D views: forward, argmax, and the gradient scatter.
 
 Parallel loops never let two threads write one cell:
-- forward: ``prange`` over output rows (every row is written by one thread);
+- forward: ``prange`` over output rows (every row is written by one task);
 - backward (channels-first): ``prange`` over (n, c) planes, each plane's scatter serial;
 - backward (channels-last): ``prange`` over (n, channel block) pairs, so windows that
-  overlap in space still belong to one thread.
+  overlap in space still belong to one task.
 Each cell's gradient is summed in output order, so results do not depend on threads.
 """
 
 import numpy as np
 from numba import njit, prange
 
-from ._rows import argmax_cell_cl, argmax_row_cf, max_cell_cl, max_row_cf
+from ._rows import argmax_row_cf, argmax_row_cl, max_row_cf, max_row_cl
 
 _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
+
+# Channels-first forwards run over blocks of ROWS output rows so that each task allocates
+# its phase scratch (see _rows.phases) once rather than once a row.
+ROWS = 8
 
 
 @njit(**_opts)
 def max_cf(x, out, td, th, tw, dil, wgeom, lowest):
-    N, C = x.shape[0], x.shape[1]
+    N, C, W = x.shape[0], x.shape[1], x.shape[4]
     OD, OH = out.shape[2], out.shape[3]
-    for r in prange(N * C * OD * OH):
-        oh = r % OH
-        q = r // OH
+    blocks = (OH + ROWS - 1) // ROWS
+    for r in prange(N * C * OD * blocks):
+        blk = r % blocks
+        q = r // blocks
         od = q % OD
         q //= OD
         c = q % C
         n = q // C
-        max_row_cf(x[n, c], od, oh, out[n, c, od, oh], td, th, tw, dil, wgeom, lowest)
+        ph = np.empty((wgeom[0], W // wgeom[0] + 1), dtype=x.dtype)
+        for oh in range(blk * ROWS, min(blk * ROWS + ROWS, OH)):
+            max_row_cf(x[n, c], od, oh, out[n, c, od, oh], td, th, tw, dil, wgeom, lowest, ph)
 
 
 @njit(**_opts)
 def argmax_cf(x, out, idx, td, th, tw, dil, wgeom, lowest, nan_wins):
-    N, C = x.shape[0], x.shape[1]
+    N, C, W = x.shape[0], x.shape[1], x.shape[4]
     OD, OH = out.shape[2], out.shape[3]
-    for r in prange(N * C * OD * OH):
-        oh = r % OH
-        q = r // OH
+    blocks = (OH + ROWS - 1) // ROWS
+    for r in prange(N * C * OD * blocks):
+        blk = r % blocks
+        q = r // blocks
         od = q % OD
         q //= OD
         c = q % C
         n = q // C
-        argmax_row_cf(x[n, c], od, oh, out[n, c, od, oh], idx[n, c, od, oh],
-                      td, th, tw, dil, wgeom, lowest, nan_wins)
+        ph = np.empty((wgeom[0], W // wgeom[0] + 1), dtype=x.dtype)
+        for oh in range(blk * ROWS, min(blk * ROWS + ROWS, OH)):
+            argmax_row_cf(x[n, c], od, oh, out[n, c, od, oh], idx[n, c, od, oh],
+                          td, th, tw, dil, wgeom, lowest, nan_wins, ph)
 
 
 @njit(**_opts)
 def max_cl(x, out, td, th, tw, dil, lowest):
     N = x.shape[0]
-    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    OD, OH = out.shape[1], out.shape[2]
     for r in prange(N * OD * OH):
         oh = r % OH
         q = r // OH
         od = q % OD
         n = q // OD
-        for ow in range(OW):
-            max_cell_cl(x[n], od, oh, ow, out[n, od, oh, ow], td, th, tw, dil, lowest)
+        max_row_cl(x[n], od, oh, out[n, od, oh], td, th, tw, dil, lowest)
 
 
 @njit(**_opts)
 def argmax_cl(x, out, idx, td, th, tw, dil, lowest, nan_wins):
     N = x.shape[0]
-    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    OD, OH = out.shape[1], out.shape[2]
     for r in prange(N * OD * OH):
         oh = r % OH
         q = r // OH
         od = q % OD
         n = q // OD
-        for ow in range(OW):
-            argmax_cell_cl(x[n], od, oh, ow, out[n, od, oh, ow], idx[n, od, oh, ow],
-                           td, th, tw, dil, lowest, nan_wins)
+        argmax_row_cl(x[n], od, oh, out[n, od, oh], idx[n, od, oh], td, th, tw, dil, lowest, nan_wins)
 
 
 @njit(**_opts)
 def max_backward_cf(x, g, gx, td, th, tw, dil, wgeom, lowest):
     """Recompute each window's argmax and add its gradient there; ``gx`` is (N*C, D*H*W)."""
-    N, C = x.shape[0], x.shape[1]
+    N, C, W = x.shape[0], x.shape[1], x.shape[4]
     OD, OH, OW = g.shape[2], g.shape[3], g.shape[4]
     for p in prange(N * C):
         n = p // C
         c = p % C
         vals = np.empty(OW, dtype=x.dtype)
         pos = np.empty(OW, dtype=np.int64)
+        ph = np.empty((wgeom[0], W // wgeom[0] + 1), dtype=x.dtype)
         for od in range(OD):
             for oh in range(OH):
-                argmax_row_cf(x[n, c], od, oh, vals, pos, td, th, tw, dil, wgeom, lowest, True)
+                argmax_row_cf(x[n, c], od, oh, vals, pos, td, th, tw, dil, wgeom, lowest, True, ph)
                 grow = g[n, c, od, oh]
                 for ow in range(OW):
                     if pos[ow] >= 0:
@@ -101,17 +109,17 @@ def max_backward_cl(x, g, gx, td, th, tw, dil, lowest, block):
         n = p // nblocks
         c0 = (p % nblocks) * block
         c1 = min(c0 + block, C)
-        vals = np.empty(c1 - c0, dtype=x.dtype)
-        pos = np.empty(c1 - c0, dtype=np.int64)
+        vals = np.empty((OW, c1 - c0), dtype=x.dtype)
+        pos = np.empty((OW, c1 - c0), dtype=np.int64)
         img = x[n, :, :, :, c0:c1]
         for od in range(OD):
             for oh in range(OH):
+                argmax_row_cl(img, od, oh, vals, pos, td, th, tw, dil, lowest, True)
                 for ow in range(OW):
-                    argmax_cell_cl(img, od, oh, ow, vals, pos, td, th, tw, dil, lowest, True)
                     gcell = g[n, od, oh, ow]
                     for j in range(c1 - c0):
-                        if pos[j] >= 0:
-                            gx[n, pos[j], c0 + j] += gcell[c0 + j]
+                        if pos[ow, j] >= 0:
+                            gx[n, pos[ow, j], c0 + j] += gcell[c0 + j]
 
 
 @njit(**_opts)
