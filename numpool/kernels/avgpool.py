@@ -11,6 +11,7 @@ Parallel structure as in :mod:`numpool.kernels.maxpool`.
 
 import numpy as np
 from numba import njit, prange
+from numba import uint64 as u8
 
 from ._rows import spread_row_cf, spread_row_cl, sum_row_cf, sum_row_cl
 from .maxpool import ROWS
@@ -52,9 +53,8 @@ def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override):
         sum_row_cl(x[n], od, oh, orow, td, th, tw, dil)
         for ow in range(OW):
             div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
-            cell = orow[ow]
-            for c in range(cell.shape[0]):
-                cell[c] = cell[c] / div
+            for c in range(orow.shape[1]):
+                orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / div
 
 
 @njit(**_opts)
@@ -83,13 +83,12 @@ def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, block):
         n = p // nblocks
         c0 = (p % nblocks) * block
         c1 = min(c0 + block, C)
-        share = np.empty((OW, c1 - c0), dtype=gx.dtype)
-        img = gx[n, :, :, :, c0:c1]
+        share = np.empty((OW, C), dtype=gx.dtype)
         for od in range(OD):
             for oh in range(OH):
+                grow = g[n, od, oh]
                 for ow in range(OW):
                     div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
-                    gcell = g[n, od, oh, ow]
-                    for j in range(c1 - c0):
-                        share[ow, j] = gcell[c0 + j] / div
-                spread_row_cl(img, od, oh, share, td, th, tw, dil)
+                    for c in range(c0, c1):
+                        share[u8(ow), u8(c)] = grow[u8(ow), u8(c)] / div
+                spread_row_cl(gx[n], od, oh, share, td, th, tw, dil, c0, c1)

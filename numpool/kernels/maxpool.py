@@ -10,6 +10,7 @@ Each cell's gradient is summed in output order, so results do not depend on thre
 
 import numpy as np
 from numba import njit, prange
+from numba import uint64 as u8
 
 from ._rows import argmax_row_cf, argmax_row_cl, max_row_cf, max_row_cl
 
@@ -76,7 +77,8 @@ def argmax_cl(x, out, idx, td, th, tw, dil, lowest, nan_wins):
         q = r // OH
         od = q % OD
         n = q // OD
-        argmax_row_cl(x[n], od, oh, out[n, od, oh], idx[n, od, oh], td, th, tw, dil, lowest, nan_wins)
+        argmax_row_cl(x[n], od, oh, out[n, od, oh], idx[n, od, oh], td, th, tw, dil, lowest, nan_wins,
+                      0, x.shape[4])
 
 
 @njit(**_opts)
@@ -109,17 +111,17 @@ def max_backward_cl(x, g, gx, td, th, tw, dil, lowest, block):
         n = p // nblocks
         c0 = (p % nblocks) * block
         c1 = min(c0 + block, C)
-        vals = np.empty((OW, c1 - c0), dtype=x.dtype)
-        pos = np.empty((OW, c1 - c0), dtype=np.int64)
-        img = x[n, :, :, :, c0:c1]
+        vals = np.empty((OW, C), dtype=x.dtype)
+        pos = np.empty((OW, C), dtype=np.int64)
         for od in range(OD):
             for oh in range(OH):
-                argmax_row_cl(img, od, oh, vals, pos, td, th, tw, dil, lowest, True)
+                argmax_row_cl(x[n], od, oh, vals, pos, td, th, tw, dil, lowest, True, c0, c1)
+                grow = g[n, od, oh]
                 for ow in range(OW):
-                    gcell = g[n, od, oh, ow]
-                    for j in range(c1 - c0):
-                        if pos[ow, j] >= 0:
-                            gx[n, pos[ow, j], c0 + j] += gcell[c0 + j]
+                    for c in range(c0, c1):
+                        i = pos[u8(ow), u8(c)]
+                        if i >= 0:
+                            gx[n, i, c] += grow[u8(ow), u8(c)]
 
 
 @njit(**_opts)
