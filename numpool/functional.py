@@ -61,11 +61,11 @@ class _Call:
         """The input as the kernel reads it: a view, or a widened copy for float16."""
         dtype = kernel_dtype(self.x.dtype) if dtype is None else np.dtype(dtype)
         xk = self.view.to_kernel(self.x)
-        if xk.dtype == dtype:
-            return xk
         if self.x.dtype == np.bool_ and dtype == np.uint8:
-            return xk.view(np.uint8)
-        return xk.astype(dtype, order="K")
+            xk = xk.view(np.uint8)
+        # Kernels address the input by flat offsets, so a view that is contiguous in neither
+        # layout is read through one contiguous copy (float16 is widened in the same pass).
+        return np.ascontiguousarray(xk, dtype=dtype)
 
     def grad_view(self, grad_output, dtype):
         """``grad_output`` checked and laid out like the kernel's output, as ``dtype``."""

@@ -21,23 +21,22 @@ _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 @njit(**_opts)
 def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override):
-    N, C, W = x.shape[0], x.shape[1], x.shape[4]
+    N, C, D, H, W = x.shape
     OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
     blocks = (OH + ROWS - 1) // ROWS
     for r in prange(N * C * OD * blocks):
         blk = r % blocks
-        q = r // blocks
-        od = q % OD
-        q //= OD
-        c = q % C
-        n = q // C
-        ph = np.empty((wgeom[0], W // wgeom[0] + 1), dtype=x.dtype)
+        plane = r // (blocks * OD)
+        od = (r // blocks) % OD
+        ph = np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=x.dtype)
         for oh in range(blk * ROWS, min(blk * ROWS + ROWS, OH)):
-            orow = out[n, c, od, oh]
-            sum_row_cf(x[n, c], od, oh, orow, td, th, tw, dil, wgeom, ph)
+            row0 = ((plane * OD + od) * OH + oh) * OW
+            sum_row_cf(xf, plane * D * H * W, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, ph)
             for ow in range(OW):
                 div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
-                orow[ow] = orow[ow] / div
+                of[u8(row0 + ow)] = of[u8(row0 + ow)] / div
 
 
 @njit(**_opts)
@@ -59,19 +58,19 @@ def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override):
 
 @njit(**_opts)
 def avg_backward_cf(g, gx, td, th, tw, dil, wgeom, fd, fh, fw, override):
-    N, C = g.shape[0], g.shape[1]
+    N, C, D, H, W = gx.shape
     OD, OH, OW = g.shape[2], g.shape[3], g.shape[4]
+    gf = g.reshape(-1)
+    gxf = gx.reshape(-1)
     for p in prange(N * C):
-        n = p // C
-        c = p % C
         share = np.empty(OW, dtype=gx.dtype)
         for od in range(OD):
             for oh in range(OH):
-                grow = g[n, c, od, oh]
+                g0 = ((p * OD + od) * OH + oh) * OW
                 for ow in range(OW):
                     div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
-                    share[ow] = grow[ow] / div
-                spread_row_cf(gx[n, c], od, oh, share, td, th, tw, dil, wgeom)
+                    share[u8(ow)] = gf[u8(g0 + ow)] / div
+                spread_row_cf(gxf, p * D * H * W, H, W, share, od, oh, td, th, tw, dil, wgeom)
 
 
 @njit(**_opts)

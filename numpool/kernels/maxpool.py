@@ -23,36 +23,36 @@ ROWS = 8
 
 @njit(**_opts)
 def max_cf(x, out, td, th, tw, dil, wgeom, lowest):
-    N, C, W = x.shape[0], x.shape[1], x.shape[4]
-    OD, OH = out.shape[2], out.shape[3]
+    N, C, D, H, W = x.shape
+    OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
     blocks = (OH + ROWS - 1) // ROWS
     for r in prange(N * C * OD * blocks):
         blk = r % blocks
-        q = r // blocks
-        od = q % OD
-        q //= OD
-        c = q % C
-        n = q // C
-        ph = np.empty((wgeom[0], W // wgeom[0] + 1), dtype=x.dtype)
+        plane = r // (blocks * OD)  # n * C + c
+        od = (r // blocks) % OD
+        ph = np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=x.dtype)
         for oh in range(blk * ROWS, min(blk * ROWS + ROWS, OH)):
-            max_row_cf(x[n, c], od, oh, out[n, c, od, oh], td, th, tw, dil, wgeom, lowest, ph)
+            max_row_cf(xf, plane * D * H * W, H, W, of, ((plane * OD + od) * OH + oh) * OW, od, oh,
+                       td, th, tw, dil, wgeom, lowest, ph)
 
 
 @njit(**_opts)
 def argmax_cf(x, out, idx, td, th, tw, dil, wgeom, lowest, nan_wins):
-    N, C, W = x.shape[0], x.shape[1], x.shape[4]
-    OD, OH = out.shape[2], out.shape[3]
+    N, C, D, H, W = x.shape
+    OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    idxf = idx.reshape(-1)
     blocks = (OH + ROWS - 1) // ROWS
     for r in prange(N * C * OD * blocks):
         blk = r % blocks
-        q = r // blocks
-        od = q % OD
-        q //= OD
-        c = q % C
-        n = q // C
-        ph = np.empty((wgeom[0], W // wgeom[0] + 1), dtype=x.dtype)
+        plane = r // (blocks * OD)
+        od = (r // blocks) % OD
+        ph = np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=x.dtype)
         for oh in range(blk * ROWS, min(blk * ROWS + ROWS, OH)):
-            argmax_row_cf(x[n, c], od, oh, out[n, c, od, oh], idx[n, c, od, oh],
+            argmax_row_cf(xf, plane * D * H * W, H, W, of, idxf, ((plane * OD + od) * OH + oh) * OW, od, oh,
                           td, th, tw, dil, wgeom, lowest, nan_wins, ph)
 
 
@@ -84,21 +84,24 @@ def argmax_cl(x, out, idx, td, th, tw, dil, lowest, nan_wins):
 @njit(**_opts)
 def max_backward_cf(x, g, gx, td, th, tw, dil, wgeom, lowest):
     """Recompute each window's argmax and add its gradient there; ``gx`` is (N*C, D*H*W)."""
-    N, C, W = x.shape[0], x.shape[1], x.shape[4]
+    N, C, D, H, W = x.shape
     OD, OH, OW = g.shape[2], g.shape[3], g.shape[4]
+    xf = x.reshape(-1)
+    gf = g.reshape(-1)
     for p in prange(N * C):
-        n = p // C
-        c = p % C
         vals = np.empty(OW, dtype=x.dtype)
         pos = np.empty(OW, dtype=np.int64)
-        ph = np.empty((wgeom[0], W // wgeom[0] + 1), dtype=x.dtype)
+        ph = np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=x.dtype)
+        plane = gx[p]
         for od in range(OD):
             for oh in range(OH):
-                argmax_row_cf(x[n, c], od, oh, vals, pos, td, th, tw, dil, wgeom, lowest, True, ph)
-                grow = g[n, c, od, oh]
+                argmax_row_cf(xf, p * D * H * W, H, W, vals, pos, 0, od, oh, td, th, tw, dil, wgeom, lowest,
+                              True, ph)
+                g0 = ((p * OD + od) * OH + oh) * OW
                 for ow in range(OW):
-                    if pos[ow] >= 0:
-                        gx[p, pos[ow]] += grow[ow]
+                    i = pos[u8(ow)]
+                    if i >= 0:
+                        plane[i] += gf[u8(g0 + ow)]
 
 
 @njit(**_opts)
