@@ -42,6 +42,9 @@ LAYOUTS = {
 
 PADDING_STRINGS = ("valid", "same", "same_lower")
 
+# Every window parameter must fit comfortably in int64 arithmetic inside the kernels.
+MAX_EXTENT = 2**31 - 1
+
 
 def normalize_layout(layout, op):
     """Return ``"channels_first"`` or ``"channels_last"`` for any accepted spelling."""
@@ -80,6 +83,8 @@ def int_tuple(name, value, nd, op, minimum):
         raise ParameterError(
             f"`{name}` must be >= {minimum} in every dimension; got {name}={value!r} for {op}."
         )
+    if any(v > MAX_EXTENT for v in values):
+        raise ParameterError(f"`{name}` must be <= {MAX_EXTENT}; got {name}={value!r} for {op}.")
     return values
 
 
@@ -136,18 +141,26 @@ def padding_pairs(padding, nd, spatial, kernel, stride, dilation, op):
         pairs = tuple(pairs)
     if any(v < 0 for pair in pairs for v in pair):
         raise ParameterError(f"`padding` must be >= 0; got padding={padding!r} for {op}.")
+    if any(v > MAX_EXTENT for pair in pairs for v in pair):
+        raise ParameterError(f"`padding` must be <= {MAX_EXTENT}; got padding={padding!r} for {op}.")
     return pairs
 
 
 def out_size(size, kernel, stride, dilation, lo, hi, ceil_mode):
-    """Number of windows along one axis (the formula in this module's docstring)."""
+    """Number of windows along one axis (the formula in this module's docstring).
+
+    The ``ceil_mode`` correction only ever removes the window that rounding up added: with
+    padding wider than a window (which PyTorch forbids and numpool allows), floor mode can
+    keep windows that start in the right padding, and ceil mode keeps them too.
+    """
     span = size + lo + hi - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + lo:
+    floor_out = span // stride + 1
+    if not ceil_mode:
+        return max(floor_out, 0)
+    out = -(-span // stride) + 1
+    if out > floor_out and (out - 1) * stride >= size + lo:
         out -= 1
-    return out
+    return max(out, 0)
 
 
 @dataclass(frozen=True)
@@ -180,13 +193,21 @@ class PoolSpec:
         )
 
 
-def _freeze(value):
-    """A hashable stand-in for an argument (lists become tuples) so specs can be cached."""
+def _key(value):
+    """A hashable, type-strict stand-in for an argument, so specs can be cached.
+
+    Types are part of the key: ``True == 1`` and ``2.0 == 2`` in Python, but only the int
+    is a valid kernel size, so a cached spec for one must never answer for the other.
+    """
     if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
+        return (type(value).__name__,) + tuple(_key(v) for v in value)
     if isinstance(value, np.ndarray):
-        return _freeze(value.tolist())
-    return value
+        return ("ndarray", str(value.dtype), value.shape, tuple(_key(v) for v in value.ravel().tolist()))
+    hash(value)
+    return (type(value).__name__, value)
+
+
+_SPEC_CACHE = {}
 
 
 def pool_spec(op, in_spatial, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -195,17 +216,21 @@ def pool_spec(op, in_spatial, kernel_size, stride=None, padding=0, dilation=1, c
 
     ``input_shape`` is only used to make error messages name the whole input.
     """
+    args = (op, tuple(in_spatial), kernel_size, stride, padding, dilation, ceil_mode)
     try:
-        return _pool_spec(op, tuple(in_spatial), _freeze(kernel_size), _freeze(stride),
-                          _freeze(padding), _freeze(dilation), ceil_mode, input_shape)
-    except TypeError as exc:  # an unhashable argument: validate without the cache
-        if "unhashable" not in str(exc):
-            raise
-        return _pool_spec.__wrapped__(op, tuple(in_spatial), kernel_size, stride, padding,
-                                      dilation, ceil_mode, input_shape)
+        key = _key(args)
+    except TypeError:  # an unhashable argument: validate without the cache
+        key = None
+    if key is not None and key in _SPEC_CACHE:
+        return _SPEC_CACHE[key]
+    spec = _pool_spec(*args, input_shape)
+    if key is not None:
+        if len(_SPEC_CACHE) >= 1024:
+            _SPEC_CACHE.clear()
+        _SPEC_CACHE[key] = spec
+    return spec
 
 
-@functools.lru_cache(maxsize=1024)
 def _pool_spec(op, in_spatial, kernel_size, stride, padding, dilation, ceil_mode, input_shape):
     nd = len(in_spatial)
     kernel = int_tuple("kernel_size", kernel_size, nd, op, 1)
@@ -229,24 +254,28 @@ def _pool_spec(op, in_spatial, kernel_size, stride, padding, dilation, ceil_mode
     return PoolSpec(op, in_spatial, kernel, strides, dilations, pads, bool(ceil_mode), outs)
 
 
+def _taps_between(start, kernel, dilation, low, high):
+    """For windows starting at ``start`` (an array): first tap index and tap count in ``[low, high)``."""
+    first = np.maximum(0, -((start - low) // dilation))  # ceil((low - start) / d), at least 0
+    last = np.minimum(kernel - 1, (high - 1 - start) // dilation)
+    return first, np.maximum(last - first + 1, 0)
+
+
 @functools.lru_cache(maxsize=1024)
 def window_table(size, kernel, stride, dilation, lo, hi, out):
     """Per-output window facts along one axis, as a ``(3, out)`` int64 array.
 
-    Row 0: the input index of the window's first tap that lies inside the input.
+    Row 0: the input index of the window's first tap that lies inside the input (0 when
+    there is none).
     Row 1: how many taps lie inside the input (0 for a window wholly in padding).
     Row 2: how many taps lie inside the padded input ``[-lo, size + hi)``: the divisor
     factor of ``count_include_pad=True`` averaging (PyTorch's rule, generalised to dilation).
     Rows, not columns, so that kernels read each fact contiguously.
     """
-    table = np.zeros((3, out), dtype=np.int64)
-    for o in range(out):
-        start = o * stride - lo
-        taps = [start + t * dilation for t in range(kernel)]
-        inside = [p for p in taps if 0 <= p < size]
-        table[0, o] = inside[0] if inside else 0
-        table[1, o] = len(inside)
-        table[2, o] = sum(1 for p in taps if -lo <= p < size + hi)
+    start = np.arange(out, dtype=np.int64) * stride - lo
+    first, inside = _taps_between(start, kernel, dilation, 0, size)
+    _, padded = _taps_between(start, kernel, dilation, -lo, size + hi)
+    table = np.stack([np.where(inside > 0, start + first * dilation, 0), inside, padded]).astype(np.int64)
     table.setflags(write=False)
     return table
 

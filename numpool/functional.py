@@ -148,7 +148,10 @@ def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ce
 
 
 def _check_indices(indices, call, cells, op):
-    idx = np.asarray(indices)
+    try:
+        idx = np.asarray(indices)
+    except ValueError as exc:  # ragged nested lists
+        raise ParameterError(f"`indices` must be an integer array for {op}; could not convert it: {exc}") from None
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"`indices` must be an integer array for {op}; got dtype {idx.dtype}.")
     check_shape("indices", idx, call.out_shape, op)
@@ -174,11 +177,12 @@ def _avg_setup(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_i
     if divisor_override is None:
         override = 0
     elif isinstance(divisor_override, (int, np.integer)) and not isinstance(divisor_override, (bool, np.bool_)) \
-            and divisor_override > 0:
+            and 0 < divisor_override <= _params.MAX_EXTENT:
         override = int(divisor_override)
     else:
         raise ParameterError(
-            f"`divisor_override` must be None or an int >= 1; got divisor_override={divisor_override!r} for {op}."
+            f"`divisor_override` must be None or an int >= 1 and <= {_params.MAX_EXTENT}; "
+            f"got divisor_override={divisor_override!r} for {op}."
         )
     factors = _params.divisor_factors(call.spec, include)
     return call, factors, override
@@ -415,8 +419,12 @@ avg_pool3d, avg_pool3d_backward = _make_avg(3)
 
 
 def _tf_window(name, value, op):
-    """TF accepts ``ksize``/``strides`` as an int, 2 ints, or 4 ints with 1 for batch and channel."""
-    if value is None or isinstance(value, (int, np.integer)):
+    """TF accepts ``ksize``/``strides`` as an int, 2 ints, or 4 ints with 1 for batch and channel.
+
+    Anything but a 4-element list, tuple or array is passed on unchanged for
+    :func:`numpool._params.pool_spec` to accept or reject with its usual message.
+    """
+    if not isinstance(value, (list, tuple, np.ndarray)):
         return value
     items = tuple(value)
     if len(items) == 4:
@@ -426,7 +434,7 @@ def _tf_window(name, value, op):
                 f"got {name}={value!r}."
             )
         return items[1:3]
-    return items
+    return value
 
 
 def max_pool_with_argmax(x, kernel_size, stride=None, padding="valid", include_batch_in_index=False):
@@ -493,30 +501,30 @@ def max_pool_with_argmax(x, kernel_size, stride=None, padding="valid", include_b
 
 
 def relu(x):
-    """Rectified linear unit, ``max(x, 0)`` elementwise; NaN stays NaN, dtype is kept.
+    """Rectified linear unit, PyTorch's ``torch.relu`` bit for bit: ``0 if x < 0 else x``.
+
+    So NaN stays NaN and ``-0.0`` stays ``-0.0`` (it is not less than 0); the dtype is kept.
 
     Examples
     --------
     >>> import numpy as np, numpool
-    >>> numpool.relu(np.array([[-1.5, 0.25], [2.0, -0.0]]))
+    >>> numpool.relu(np.array([[-1.5, 0.25], [2.0, -3.0]]))
     array([[0.  , 0.25],
            [2.  , 0.  ]])
     """
     a = as_array(x, "relu")
     if a.dtype == np.bool_ or a.dtype.kind == "u":
         return a.copy()
-    out = np.maximum(a, a.dtype.type(0))
-    if a.dtype.kind == "f":
-        out += a.dtype.type(0)  # -0.0 + 0.0 = +0.0, as PyTorch returns
-    return out
+    return np.where(a < 0, a.dtype.type(0), a)
 
 
 def relu_backward(grad_output, x):
-    """Gradient of :func:`relu`: ``grad_output`` where ``x > 0``, else 0 (also at x = 0 and NaN).
+    """Gradient of :func:`relu`, PyTorch's rule: ``0 where x <= 0, else grad_output``.
 
-    Returns an array with the shape and dtype of ``x``.
+    At ``x = 0`` the gradient is 0; at a NaN input it passes ``grad_output`` through (NaN is
+    not <= 0).  Returns an array with the shape and dtype of ``x``.
     """
     a = as_array(x, "relu_backward", kinds="iuf")
     g = as_array(grad_output, "relu_backward", name="grad_output", kinds="iuf")
     check_shape("grad_output", g, a.shape, "relu_backward")
-    return np.where(a > 0, g, 0).astype(a.dtype, copy=False)
+    return np.where(a <= 0, 0, g).astype(a.dtype, copy=False)

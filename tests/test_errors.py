@@ -212,11 +212,8 @@ def test_bad_window_values(name, arg, value):
         pytest.skip("stride=None means stride=kernel_size")
     if name == "max_pool_with_argmax" and not isinstance(value, (int, np.integer, str, tuple, list, type(None))):
         pytest.skip("see test_argmax_scalar_window_of_wrong_type")
-    _params._pool_spec.cache_clear()  # see test_cache_conflation_reaches_the_public_api
     kwargs = {"kernel_size": value} if arg == "kernel_size" else {arg: value}
-    shown = repr(value)
-    if isinstance(value, list) or (name == "max_pool_with_argmax" and isinstance(value, str)):
-        shown = repr(tuple(value))  # sequences are shown as the tuples numpool made of them
+    shown = repr(value)  # the value exactly as the caller passed it
     with _raises(ParameterError, f"`{arg}`", f"{arg}={shown}"):
         call(name, **kwargs)
 
@@ -239,7 +236,7 @@ def test_wrong_length_tuples(name):
 @pytest.mark.parametrize("arg, value", [("stride", 2**64), ("kernel_size", (1, 2**63)), ("padding", 2**64)])
 def test_out_of_int64_values(name, arg, value):
     """Values that Python accepts but int64 tables cannot hold must not leak OverflowError."""
-    kwargs = {"kernel_size": 1, "stride": 2**70} if arg == "padding" else {}
+    kwargs = {"kernel_size": 1} if arg == "padding" else {}
     kwargs[arg] = value
     with _raises(ParameterError, f"{arg}="):
         call(name, **kwargs)
@@ -261,7 +258,6 @@ BAD_PADDING = [-1, (1, -1), ((0, -1), (0, 0)), "full", "", "same_upper", "causal
 @pytest.mark.parametrize("value", BAD_PADDING, ids=repr)
 @pytest.mark.parametrize("name", ALL_POOLS)
 def test_bad_padding(name, value):
-    _params._pool_spec.cache_clear()
     with _raises(ParameterError, "`padding`", f"padding={value!r}"):
         call(name, padding=value)
 
@@ -304,7 +300,6 @@ BAD_FLAGS = [1, 0, "True", "false", None, 1.0, np.int64(1), [True]]
                          + [(n, "count_include_pad") for n in POOLS if n.startswith("avg")]
                          + [("max_pool_with_argmax", "include_batch_in_index")])
 def test_bad_flag_types(name, flag, value):
-    _params._pool_spec.cache_clear()
     with _raises(ParameterError, f"`{flag}` must be True or False", f"{flag}={value!r}"):
         call(name, **{flag: value})
 
@@ -451,7 +446,6 @@ def test_argmax_good_window_spellings():
 @pytest.mark.parametrize("arg, good, bad", [("kernel_size", 1, True), ("kernel_size", 2, 2.0),
                                             ("dilation", 1, True), ("padding", 0, False), ("stride", 2, 2.0)])
 def test_cache_conflation_reaches_the_public_api(arg, good, bad):
-    _params._pool_spec.cache_clear()
     x = good_x("max_pool2d")
     kwargs = {"kernel_size": 2}
     with pytest.raises(KernelReached):

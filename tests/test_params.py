@@ -335,10 +335,8 @@ def test_lifted_and_divisor_factors():
 def test_pool_spec_accepts_lists_and_caches_them():
     args = ("op_cache_lists", [6, 7], [2, 3], [2, 1], [[0, 1], [1, 0]], [1, 2])
     first = P.pool_spec(*args)
-    hits = P._pool_spec.cache_info().hits
     again = P.pool_spec(*args)
-    assert P._pool_spec.cache_info().hits == hits + 1
-    assert again is first
+    assert again is first  # served from the cache
     assert first == P.pool_spec("op_cache_lists", (6, 7), (2, 3), (2, 1), ((0, 1), (1, 0)), (1, 2))
     assert first.kernel_size == (2, 3) and first.padding == ((0, 1), (1, 0))
     hash(first)  # frozen and hashable
