@@ -1,0 +1,503 @@
+"""numpool vs PyTorch (CPU) pooling benchmark, with a memory-bandwidth floor.
+
+Run from the repository root::
+
+    python benchmarks/bench.py                      # full run, table on stdout
+    python benchmarks/bench.py --quick              # smoke run: smaller batches, few repeats
+    python benchmarks/bench.py --markdown docs/benchmarks.md
+
+For every case in ``CASES`` and both layouts the script times numpool and PyTorch on the
+same data (numpool ``layout="channels_first"`` on an NCHW-contiguous array against a
+contiguous tensor; numpool ``layout="channels_last"`` on an NHWC-contiguous array against a
+``torch.channels_last`` / ``channels_last_3d`` tensor viewing the same memory).  Both
+libraries use ``numba.get_num_threads()`` threads.  The first calls (Numba compilation,
+allocator warm-up) are excluded; then numpool and torch run alternately, swapping which
+goes first every repeat.  The minimum of each is reported (noise on a shared machine only
+adds time), with the median beside it; the ratios use the minima.
+
+The floor is the time a plain memory copy would need to move the bytes the operation must
+touch at least once (inputs read + output written), at the copy bandwidth measured at the
+start of the run.  ``numpool/floor`` is how many times slower than that floor numpool is.
+
+Each case is checked against PyTorch once before it is timed, so no row reports the speed
+of a wrong answer.  Add an operator by adding an ``Op`` to ``OPS`` and a ``Case`` to
+``CASES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numba
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import numpool
+
+LAYOUTS = ("channels_first", "channels_last")
+PASSES = ("forward", "backward", "backward_indices")
+
+
+# ---------------------------------------------------------------------------------------
+# registry: operators and cases
+
+
+@dataclass(frozen=True)
+class Op:
+    """How to call one pooling family in numpool and in PyTorch.
+
+    ``numpool`` and ``torch_forward`` are name templates formatted with ``nd``; the torch
+    backward is the ATen kernel autograd would run, called directly so that only the
+    backward is timed.  ``backward_reads_input``: the backward must read ``x`` (max pooling
+    recomputes or checks the argmax from it; average pooling only needs its shape).
+    """
+
+    numpool: str
+    torch_forward: str
+    torch_backward: Callable  # (grad, x, indices, case) -> tensor
+    torch_kwargs: Callable  # case -> extra keyword arguments of the torch forward
+    backward_reads_input: bool
+    has_indices: bool
+
+
+def _torch_window(case):
+    return case.kernel, case.stride, case.padding
+
+
+OPS = {
+    "max": Op(
+        numpool="max_pool{nd}d",
+        torch_forward="max_pool{nd}d",
+        torch_backward=lambda g, x, idx, c: getattr(torch.ops.aten, f"max_pool{c.nd}d_with_indices_backward")(
+            g, x, [c.kernel] * c.nd, [c.stride] * c.nd, [c.padding] * c.nd, [1] * c.nd, False, idx),
+        torch_kwargs=lambda c: {},
+        backward_reads_input=True,
+        has_indices=True,
+    ),
+    "avg": Op(
+        numpool="avg_pool{nd}d",
+        torch_forward="avg_pool{nd}d",
+        torch_backward=lambda g, x, idx, c: getattr(torch.ops.aten, f"avg_pool{c.nd}d_backward")(
+            g, x, [c.kernel] * c.nd, [c.stride] * c.nd, [c.padding] * c.nd, False, True, None),
+        torch_kwargs=lambda c: {"count_include_pad": True},
+        backward_reads_input=False,
+        has_indices=False,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark row pair (both layouts): an operator, a float32 input shape and a pass.
+
+    ``shape`` is logical channels-first ``(N, C, *spatial)``; the channels-last run uses the
+    same data transposed to ``(N, *spatial, C)``.  ``pass_``: ``"forward"``,
+    ``"backward"`` (max: numpool recomputes the argmax from ``x``) or ``"backward_indices"``
+    (numpool is given the forward's ``indices=``).  The torch backward always uses indices,
+    as autograd does.
+    """
+
+    op: str
+    shape: tuple
+    kernel: int
+    stride: int
+    padding: int = 0
+    pass_: str = "forward"
+
+    @property
+    def nd(self):
+        return len(self.shape) - 2
+
+    def quick(self):
+        """The same case with an eighth of the batch (at least 1), for --quick."""
+        shape = (max(1, self.shape[0] // 8),) + tuple(self.shape[1:])
+        return Case(self.op, shape, self.kernel, self.stride, self.padding, self.pass_)
+
+    @property
+    def label(self):
+        window = "x".join([str(self.kernel)] * self.nd)
+        extra = f" s{self.stride}" + (f" p{self.padding}" if self.padding else "")
+        return f"{self.op} {window}{extra} {tuple(self.shape)}"
+
+
+CASES = [
+    Case("max", (32, 64, 112, 112), 2, 2),
+    Case("max", (32, 64, 112, 112), 3, 2, 1),
+    Case("avg", (32, 192, 28, 28), 3, 1, 1),
+    Case("max", (4, 32, 32, 64, 64), 2, 2),
+    Case("max", (256, 6, 28, 28), 2, 2),
+    Case("max", (32, 64, 112, 112), 2, 2, pass_="backward"),
+    Case("max", (32, 64, 112, 112), 2, 2, pass_="backward_indices"),
+    Case("max", (32, 64, 112, 112), 3, 2, 1, pass_="backward"),
+    Case("max", (32, 64, 112, 112), 3, 2, 1, pass_="backward_indices"),
+]
+
+
+# ---------------------------------------------------------------------------------------
+# machine
+
+
+def copy_bandwidth(nbytes=256 * 2**20, repeats=7):
+    """Best copy bandwidth in GB/s (bytes read + written), single-threaded ``np.copyto``
+    and all-threads Numba copy, between preallocated, already-touched float32 arrays; and
+    the rate of ``np.copy`` into a fresh array (page faults included), for reference."""
+    src = np.ones(nbytes // 4, dtype=np.float32)
+    dst = np.zeros_like(src)
+    _parallel_copy(dst[:16], src[:16])  # compile outside the timing
+
+    def best(fn):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return 2 * src.nbytes / min(times) / 1e9
+
+    return {
+        "np.copyto (1 thread)": best(lambda: np.copyto(dst, src)),
+        f"numba prange copy ({numba.get_num_threads()} threads)": best(lambda: _parallel_copy(dst, src)),
+        "np.copy into a fresh array": best(lambda: np.copy(src)),
+    }
+
+
+@numba.njit(parallel=True, cache=False)
+def _parallel_copy(dst, src):
+    for i in numba.prange(src.size):
+        dst[i] = src[i]
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def numpool_source():
+    """Where the measured numpool comes from: its folder, and its git commit (with
+    "+ uncommitted changes" when its files differ from that commit) when it has one."""
+    folder = os.path.dirname(os.path.abspath(numpool.__file__))
+
+    def git(*args):
+        return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", ".")
+    except OSError:
+        commit = dirty = ""
+    where = f"numpool {numpool.__version__} from {folder}"
+    if commit:
+        where += f", commit {commit}" + (" + uncommitted changes" if dirty else "")
+    return where
+
+
+# ---------------------------------------------------------------------------------------
+# one case in one layout
+
+
+def _to_layout(a, layout):
+    """A logical channels-first array as a C-contiguous array in ``layout``."""
+    return a if layout == "channels_first" else np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+def _from_layout(a, layout):
+    """Back to logical channels-first (a view)."""
+    return a if layout == "channels_first" else np.moveaxis(a, -1, 1)
+
+
+def _tensor(a, layout):
+    """A torch tensor viewing ``a`` (C-contiguous in ``layout``), logically channels-first:
+    contiguous for channels_first, channels_last(_3d) memory format for channels_last."""
+    t = torch.from_numpy(a)
+    return t if layout == "channels_first" else t.movedim(-1, 1)
+
+
+@dataclass
+class Prepared:
+    run_numpool: Callable
+    run_torch: Callable
+    floor_bytes: int
+
+
+def prepare(case, layout, rng):
+    """Inputs, both calls and the floor's byte count for one case in one layout; checks
+    numpool against torch once."""
+    op = OPS[case.op]
+    kw = dict(kernel_size=case.kernel, stride=case.stride, padding=case.padding)
+    np_forward = getattr(numpool, op.numpool.format(nd=case.nd))
+    t_forward = getattr(F, op.torch_forward.format(nd=case.nd))
+    t_kw = dict(kw, **op.torch_kwargs(case))
+
+    x = _to_layout(rng.standard_normal(case.shape, dtype=np.float32), layout)
+    xt = _tensor(x, layout)
+    if layout == "channels_last":
+        fmt = torch.channels_last if case.nd == 2 else torch.channels_last_3d
+        assert xt.is_contiguous(memory_format=fmt)
+
+    with torch.no_grad():
+        if op.has_indices:
+            ref, ref_idx = t_forward(xt, return_indices=True, **t_kw)
+        else:
+            ref, ref_idx = t_forward(xt, **t_kw), None
+
+    if case.pass_ == "forward":
+        out = np_forward(x, layout=layout, **kw)
+        _check(case, layout, out, ref)
+        return Prepared(
+            run_numpool=lambda: np_forward(x, layout=layout, **kw),
+            run_torch=lambda: t_forward(xt, **t_kw),
+            floor_bytes=x.nbytes + out.nbytes,
+        )
+
+    np_backward = getattr(numpool, op.numpool.format(nd=case.nd) + "_backward")
+    g_cf = rng.standard_normal(tuple(ref.shape), dtype=np.float32)
+    g = _to_layout(g_cf, layout)
+    gt = _tensor(g, layout)
+    ref_gx = op.torch_backward(gt, xt, ref_idx, case)
+    extra = {}
+    read = g.nbytes + (x.nbytes if op.backward_reads_input else 0)
+    if case.pass_ == "backward_indices":
+        _, idx = np_forward(x, layout=layout, return_indices=True, **kw)
+        np.testing.assert_array_equal(_from_layout(idx, layout), ref_idx.numpy())
+        extra["indices"] = idx
+        read = g.nbytes + idx.nbytes
+    gx = np_backward(g, x, layout=layout, **kw, **extra)
+    _check(case, layout, gx, ref_gx)
+    return Prepared(
+        run_numpool=lambda: np_backward(g, x, layout=layout, **kw, **extra),
+        run_torch=lambda: op.torch_backward(gt, xt, ref_idx, case),
+        floor_bytes=read + gx.nbytes,
+    )
+
+
+def _check(case, layout, ours, ref):
+    ours = _from_layout(ours, layout)
+    ref = ref.numpy()
+    if case.op == "max" and case.pass_ == "forward":
+        np.testing.assert_array_equal(ours, ref, err_msg=f"{case.label} {layout}")
+    else:
+        np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6, err_msg=f"{case.label} {layout}")
+
+
+def time_pair(run_numpool, run_torch, warmup, repeats, pause=0.01):
+    """(min, median) seconds of each call, alternating the two and swapping the order each
+    repeat.  ``pause`` seconds before each timed call let the other library's OpenMP
+    workers (numba and torch each bring their own libgomp) stop spinning first."""
+    for _ in range(warmup):
+        run_numpool()
+        run_torch()
+    times = {run_numpool: [], run_torch: []}
+    for r in range(repeats):
+        order = (run_numpool, run_torch) if r % 2 == 0 else (run_torch, run_numpool)
+        for fn in order:
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            fn()
+            times[fn].append(time.perf_counter() - t0)
+    return [(min(times[fn]), statistics.median(times[fn])) for fn in (run_numpool, run_torch)]
+
+
+# ---------------------------------------------------------------------------------------
+# report
+
+
+COLUMNS = ("case", "pass", "layout", "numpool ms min (median)", "torch ms min (median)", "torch/numpool",
+           "floor ms", "numpool/floor")
+
+
+def row_cells(r):
+    return (r["case"], r["pass"], r["layout"], f"{r['np_ms']:.2f} ({r['np_med']:.2f})",
+            f"{r['t_ms']:.2f} ({r['t_med']:.2f})",
+            f"{r['t_ms'] / r['np_ms']:.2f}x", f"{r['floor_ms']:.2f}", f"{r['np_ms'] / r['floor_ms']:.2f}")
+
+
+def text_table(rows):
+    cells = [COLUMNS] + [row_cells(r) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+                     for line in cells)
+
+
+def markdown_table(rows):
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 5) + "|"]
+    lines += ["| " + " | ".join(row_cells(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def notes(rows):
+    slower = [r for r in rows if r["t_ms"] < r["np_ms"]]
+    far = sorted(rows, key=lambda r: r["np_ms"] / r["floor_ms"], reverse=True)[:3]
+    out = []
+    if slower:
+        out.append("numpool was slower than PyTorch in: " + "; ".join(
+            f"{r['case']} {r['pass']} {r['layout']} ({r['t_ms'] / r['np_ms']:.2f}x)" for r in slower) + ".")
+    else:
+        out.append("numpool was at least as fast as PyTorch in every row.")
+    out.append("Farthest from the floor: " + "; ".join(
+        f"{r['case']} {r['pass']} {r['layout']} ({r['np_ms'] / r['floor_ms']:.1f}x the floor)" for r in far) + ".")
+    return out
+
+
+MARKDOWN = """# Benchmarks
+
+numpool against PyTorch's CPU pooling kernels, float32, generated by
+`benchmarks/bench.py`{quick}.
+
+## Machine and run
+
+- Date: {date}
+- CPU: {cpu}, {cores} cores visible ({affinity} usable); numba threads: {threads}, torch threads: {torch_threads}
+- Copy bandwidth (bytes read + written, best of several, 256 MB float32 arrays):
+{bandwidth}
+  - used for the floor below (the best preallocated copy): **{floor_bw:.1f} GB/s**
+- Load average before / after the run: {load_before} / {load_after} (the machine may be shared)
+- {source}
+- Python {python}, numpy {numpy}, numba {numba} (threading layer {layer}), torch {torch}
+- Repeats per measurement: {repeats} (after {warmup} warm-up calls, excluded)
+
+## Results
+
+{table}
+
+{notes}
+
+## Columns
+
+- **case**: operator, window (`2x2`), stride `s`, padding `p`, and the logical input shape
+  `(N, C, *spatial)`.
+- **pass**: `forward`; `backward` = gradient with respect to the input, numpool given only
+  `grad_output` and `x` (`max_pool2d_backward(g, x, ...)`, which recomputes the argmax);
+  `backward_indices` = the same with the forward's `indices=`.  PyTorch's backward is the
+  ATen kernel autograd runs (`aten.max_pool2d_with_indices_backward`), always given the
+  indices; it is the same call in both backward rows and is timed again in each.
+- **layout**: `channels_first` = numpool `layout="channels_first"` on an NCHW-contiguous
+  array vs a contiguous torch tensor; `channels_last` = numpool `layout="channels_last"` on
+  an NHWC-contiguous array vs a `torch.channels_last` (`channels_last_3d` in 3-D) tensor
+  viewing the same memory.
+- **numpool ms min (median)**, **torch ms min (median)**: the fastest of the repeated calls, and in
+  parentheses the median.  The ratios use the fastest: other load on a shared machine only
+  adds time, so the minimum is the steadier estimate of what each library does; a median far
+  above the minimum means the row was disturbed.  Every call allocates its result, as users'
+  calls do, so page faults on fresh output memory are included.  Calls alternate between
+  the two libraries (the first of each pair swapped every repeat) so they share the
+  machine's noise, with a 10 ms pause before each so that the other library's idle OpenMP
+  workers (numba and torch each load their own libgomp) have stopped spinning.
+- **torch/numpool**: how many times faster numpool is (below 1x: PyTorch is faster).
+- **floor ms**: the bytes an operation must touch once — forward: input read + output
+  written; backward: `grad_output` read + `x` (or `indices`, int64) read + `grad_input`
+  written — divided by the copy bandwidth above.
+- **numpool/floor**: numpool's time over that floor; 1.0 would be a memory-bound kernel
+  running at copy speed.  The floor is a main-memory rate: a case whose arrays fit in the CPU's
+  caches (the small ones) could in principle go below it.
+
+Before timing, every case is checked against PyTorch (max forward bitwise, the rest to
+float rounding), and numpool's indices must equal PyTorch's.
+
+## Reproduce
+
+```sh
+python benchmarks/bench.py --markdown docs/benchmarks.md   # full run, a few minutes
+python benchmarks/bench.py --quick                         # smoke run, smaller batches
+```
+
+The script measures whichever `numpool` Python imports, and the report names its folder and
+commit.  To measure a committed revision while the working tree is being edited, clone it
+and put the clone first on the path:
+
+```sh
+git clone -q . /tmp/np_head
+PYTHONPATH=/tmp/np_head python benchmarks/bench.py --markdown docs/benchmarks.md
+```
+
+Timings on a shared or busy machine are noisy; compare the ratios, which are measured in
+the same run, rather than absolute times across runs.  On a 2-core virtual machine a
+descheduled worker thread shows up as times rounded up to multiples of the 4 ms scheduler
+tick (medians of 8.00, 12.00, 16.00 ms): such a row was disturbed.
+"""
+
+
+def write_markdown(path, rows, meta):
+    bandwidth = "\n".join(f"  - {k}: {v:.1f} GB/s" for k, v in meta["bandwidth"].items())
+    text = MARKDOWN.format(table=markdown_table(rows), notes="\n".join(f"- {n}" for n in notes(rows)),
+                           bandwidth=bandwidth, **{k: v for k, v in meta.items() if k != "bandwidth"})
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+# ---------------------------------------------------------------------------------------
+# main
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1/8 of each batch, few repeats")
+    parser.add_argument("--repeats", type=int, help="timed calls per library and row (default 21, quick 3)")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the report as Markdown to PATH")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 21)
+    warmup = 1 if args.quick else 2
+
+    threads = numba.get_num_threads()
+    torch.set_num_threads(threads)
+    load_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    bandwidth = copy_bandwidth()
+    floor_bw = max(v for k, v in bandwidth.items() if "fresh" not in k)
+    source = numpool_source()
+    print(source)
+    print(f"CPU {cpu_model()}, {os.cpu_count()} cores, numba/torch threads {threads}, load {load_before}")
+    for k, v in bandwidth.items():
+        print(f"copy bandwidth, {k}: {v:.1f} GB/s")
+    print(f"floor bandwidth: {floor_bw:.1f} GB/s; {repeats} repeats after {warmup} warm-up calls\n", flush=True)
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for case in CASES:
+        case = case.quick() if args.quick else case
+        for layout in LAYOUTS:
+            gc.collect()
+            p = prepare(case, layout, rng)
+            with torch.no_grad():
+                    (np_min, np_med), (t_min, t_med) = time_pair(p.run_numpool, p.run_torch, warmup, repeats)
+            rows.append({"case": case.label, "pass": case.pass_, "layout": layout, "np_ms": np_min * 1e3,
+                         "np_med": np_med * 1e3, "t_ms": t_min * 1e3, "t_med": t_med * 1e3,
+                         "floor_ms": p.floor_bytes / (floor_bw * 1e9) * 1e3})
+            print(text_table(rows[-1:]).splitlines()[-1], flush=True)
+            del p
+    print("\n" + text_table(rows))
+    for n in notes(rows):
+        print(n)
+
+    if args.markdown:
+        meta = dict(
+            quick=" (**--quick smoke run: batches cut to 1/8, not representative**)" if args.quick else "",
+            date=datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            cpu=cpu_model(), cores=os.cpu_count(), affinity=len(os.sched_getaffinity(0)),
+            threads=threads, torch_threads=torch.get_num_threads(), bandwidth=bandwidth, floor_bw=floor_bw,
+            load_before=load_before, load_after=" ".join(f"{v:.2f}" for v in os.getloadavg()),
+            source=source, layer=numba.threading_layer(), python=platform.python_version(),
+            numpy=np.__version__, numba=numba.__version__, torch=torch.__version__, repeats=repeats, warmup=warmup,
+        )
+        write_markdown(args.markdown, rows, meta)
+        print(f"\nwrote {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
