@@ -69,8 +69,13 @@ class _Call:
 
     def grad_view(self, grad_output, dtype):
         """``grad_output`` checked and laid out like the kernel's output, as ``dtype``."""
-        g = as_array(grad_output, self.op + "_backward", name="grad_output", kinds="iuf")
-        check_shape("grad_output", g, self.out_shape, self.op + "_backward")
+        g = as_array(grad_output, self.op, name="grad_output", kinds="iuf")
+        check_shape("grad_output", g, self.out_shape, self.op)
+        if self.x.dtype.kind in "iu" and g.dtype.kind == "f":
+            raise DTypeError(
+                f"`grad_output` of dtype {g.dtype} would be truncated to `x`'s integer dtype {self.x.dtype} "
+                f"for {self.op}; pass an integer `grad_output` or a float `x`."
+            )
         return np.ascontiguousarray(self.view.to_kernel(g), dtype=dtype)
 
     def channel_block(self, n, c):
@@ -116,7 +121,7 @@ def _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, retur
 
 def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                   layout, indices):
-    op = f"max_pool{nd}d"
+    op = f"max_pool{nd}d_backward"
     call = _Call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "iuf")
     check_bool("return_indices", return_indices, op)
     acc = kernel_dtype(call.x.dtype)
@@ -130,7 +135,7 @@ def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ce
         planes, cells = n, int(np.prod(gxk.shape[1:4]))
         gx_flat = gxk.reshape(n, cells, gxk.shape[4])
     if indices is not None:
-        idx = _check_indices(indices, call, cells, op + "_backward")
+        idx = _check_indices(indices, call, cells, op)
         if call.cf:
             maxpool.scatter_add_cf(g.reshape(planes, -1), idx.reshape(planes, -1), gx_flat)
         else:
@@ -169,9 +174,8 @@ def _check_indices(indices, call, cells, op):
 # average pooling
 
 
-def _avg_setup(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, divisor_override,
+def _avg_setup(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, divisor_override,
                layout):
-    op = f"avg_pool{nd}d"
     call = _Call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
     include = check_bool("count_include_pad", count_include_pad, op)
     if divisor_override is None:
@@ -190,8 +194,8 @@ def _avg_setup(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_i
 
 def _avg_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, divisor_override,
                  layout):
-    call, (fd, fh, fw), override = _avg_setup(nd, x, kernel_size, stride, padding, dilation, ceil_mode,
-                                              count_include_pad, divisor_override, layout)
+    call, (fd, fh, fw), override = _avg_setup(f"avg_pool{nd}d", nd, x, kernel_size, stride, padding, dilation,
+                                              ceil_mode, count_include_pad, divisor_override, layout)
     xk = call.kernel_input()
     out, outk = call.view.empty(call.out_shape, xk.dtype)
     if call.cf:
@@ -203,8 +207,8 @@ def _avg_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count
 
 def _avg_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
                   divisor_override, layout):
-    call, (fd, fh, fw), override = _avg_setup(nd, x, kernel_size, stride, padding, dilation, ceil_mode,
-                                              count_include_pad, divisor_override, layout)
+    call, (fd, fh, fw), override = _avg_setup(f"avg_pool{nd}d_backward", nd, x, kernel_size, stride, padding,
+                                              dilation, ceil_mode, count_include_pad, divisor_override, layout)
     acc = kernel_dtype(call.x.dtype)
     g = call.grad_view(grad_output, acc)
     gx, gxk = call.view.zeros(call.x.shape, acc)
@@ -355,7 +359,7 @@ _BACKWARD_DOC = """Gradient of :func:`{name}` with respect to ``x``.
 
     Takes the output gradient and the same ``x`` and keyword arguments as the forward call;
     returns an array with the shape and dtype of ``x``.  {extra}  The result is deterministic:
-    each cell sums its contributions in output order, whatever the number of threads.
+    each cell sums its contributions in a fixed order, whatever the number of threads.
 """
 
 
@@ -489,9 +493,11 @@ def max_pool_with_argmax(x, kernel_size, stride=None, padding="valid", include_b
     shape = idx.shape if call.view.batched else (1,) + idx.shape
     h, w = call.spec.in_spatial
     c = shape[-1]
-    tf_idx = idx.reshape(shape) * c + np.arange(c, dtype=np.int64)
+    plane_idx = idx.reshape(shape)
+    tf_idx = plane_idx * c + np.arange(c, dtype=np.int64)
     if with_batch:
         tf_idx += (np.arange(shape[0], dtype=np.int64) * (h * w * c))[:, None, None, None]
+    tf_idx[plane_idx < 0] = -1  # a window wholly in padding has no argmax
     tf_idx = tf_idx if call.view.batched else tf_idx[0]
     return _finish(call, out, call.x.dtype), tf_idx
 

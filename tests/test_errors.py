@@ -561,3 +561,16 @@ def test_exception_hierarchy(exc):
     assert issubclass(exc, NumpoolError)
     assert issubclass(ParameterError, ValueError) and issubclass(DTypeError, TypeError)
     assert numpool.ParameterError is ParameterError and numpool.DTypeError is DTypeError
+
+
+def test_integer_backward_refuses_a_float_gradient_it_would_truncate():
+    x = np.arange(16, dtype=np.int32).reshape(1, 1, 4, 4)
+    with _raises(DTypeError, "`grad_output`", "float64", "int32", "max_pool2d_backward"):
+        numpool.max_pool2d_backward(np.full((1, 1, 2, 2), 0.5), x, 2)
+
+
+def test_backward_errors_name_the_backward_function():
+    with _raises(ParameterError, "`kernel_size`", "max_pool2d_backward"):
+        numpool.max_pool2d_backward(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 4, 4)), 0)
+    with _raises(ParameterError, "`kernel_size`", "avg_pool1d_backward"):
+        numpool.avg_pool1d_backward(np.zeros((1, 1, 2)), np.zeros((1, 1, 4)), 0)

@@ -529,3 +529,15 @@ def test_relu_keeps_shape_and_accepts_lists():
     assert_same(numpool.relu([[-1, 2], [3, -4]]), np.array([[0, 2], [3, 0]]))
     strided = x[:, ::2, ::-1]
     assert_same(numpool.relu(strided), np.maximum(strided, 0))
+
+
+def test_argmax_window_wholly_in_padding_is_minus_one():
+    # Windows at w = -3 and w = -1 hold no input cell: -inf and index -1, with or
+    # without the batch term (never a plausible index into another batch item).
+    x = np.arange(16.0).reshape(2, 2, 2, 2)
+    for with_batch in (False, True):
+        out, idx = numpool.max_pool_with_argmax(x, 1, 2, padding=((0, 0), (3, 0)), include_batch_in_index=with_batch)
+        assert np.isneginf(out[:, :, :2]).all()
+        assert (idx[:, :, :2] == -1).all()
+        batch = np.arange(2)[:, None] * 8 if with_batch else 0  # H * W * C = 8
+        np.testing.assert_array_equal(idx[:, 0, 2, :] - batch, np.array([[2, 3], [2, 3]]))
