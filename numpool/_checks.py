@@ -52,12 +52,13 @@ def check_shape(name, array, expected, op):
 
 
 def kernel_dtype(dtype):
-    """The dtype a kernel runs in: float16 widens to float32, bool is read as uint8."""
+    """The dtype a kernel runs in: native byte order; float16 widens to float32, bool is read as uint8."""
+    dtype = np.dtype(dtype).newbyteorder("=")
     if dtype == np.float16:
         return np.dtype(np.float32)
     if dtype == np.bool_:
         return np.dtype(np.uint8)
-    return np.dtype(dtype)
+    return dtype
 
 
 def lowest(dtype):
