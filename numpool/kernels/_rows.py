@@ -19,10 +19,44 @@ the first position and, with ``nan_wins``, the last NaN wins.  Without ``nan_win
 replaced, because nothing compares greater than NaN.  For integers ``v != v`` is false.
 """
 
+import numpy as np
 from numba import njit
 from numba import uint64 as u8
 
 _opts = dict(cache=True, nogil=True, error_model="numpy")
+
+
+# -- splitting the work between parallel tasks ---------------------------------------
+
+# Channels-first forwards hand each task a block of ROWS output rows of one (n, c, od), so
+# that the task allocates its phase scratch once rather than once a row.
+ROWS = 8
+
+
+@njit(**_opts)
+def block_count(OH):
+    """Number of ROWS-row blocks in an output plane of OH rows."""
+    return (OH + ROWS - 1) // ROWS
+
+
+@njit(**_opts)
+def split_block(r, OD, OH):
+    """Task ``r`` of the channels-first forwards -> (plane = n * C + c, od, first oh, stop oh)."""
+    blocks = block_count(OH)
+    blk = r % blocks
+    return r // (blocks * OD), (r // blocks) % OD, blk * ROWS, min(blk * ROWS + ROWS, OH)
+
+
+@njit(**_opts)
+def split_row(r, OD, OH):
+    """Task ``r`` of the channels-last forwards, one output row each -> (n, od, oh)."""
+    return r // (OD * OH), (r // OH) % OD, r % OH
+
+
+@njit(**_opts)
+def phase_scratch(W, wgeom, dtype):
+    """Scratch for :func:`phases` of a W-wide row at the stride in ``wgeom``."""
+    return np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=dtype)
 
 
 # -- channels-first rows ----------------------------------------------------------------

@@ -13,8 +13,8 @@ import numpy as np
 from numba import njit, prange
 from numba import uint64 as u8
 
-from ._rows import spread_row_cf, spread_row_cl, sum_row_cf, sum_row_cl
-from .maxpool import ROWS
+from ._rows import (block_count, phase_scratch, split_block, split_row, spread_row_cf, spread_row_cl, sum_row_cf,
+                    sum_row_cl)
 
 _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
@@ -25,13 +25,10 @@ def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override):
     OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
     xf = x.reshape(-1)
     of = out.reshape(-1)
-    blocks = (OH + ROWS - 1) // ROWS
-    for r in prange(N * C * OD * blocks):
-        blk = r % blocks
-        plane = r // (blocks * OD)
-        od = (r // blocks) % OD
-        ph = np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=x.dtype)
-        for oh in range(blk * ROWS, min(blk * ROWS + ROWS, OH)):
+    for r in prange(N * C * OD * block_count(OH)):
+        plane, od, oh0, oh1 = split_block(r, OD, OH)
+        ph = phase_scratch(W, wgeom, x.dtype)
+        for oh in range(oh0, oh1):
             row0 = ((plane * OD + od) * OH + oh) * OW
             sum_row_cf(xf, plane * D * H * W, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, ph)
             for ow in range(OW):
@@ -44,10 +41,7 @@ def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override):
     N = x.shape[0]
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for r in prange(N * OD * OH):
-        oh = r % OH
-        q = r // OH
-        od = q % OD
-        n = q // OD
+        n, od, oh = split_row(r, OD, OH)
         orow = out[n, od, oh]
         sum_row_cl(x[n], od, oh, orow, td, th, tw, dil)
         for ow in range(OW):

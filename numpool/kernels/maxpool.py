@@ -12,14 +12,10 @@ import numpy as np
 from numba import njit, prange
 from numba import uint64 as u8
 
-from ._rows import argmax_row_cf, argmax_row_cl, max_row_cf, max_row_cl
+from ._rows import (argmax_row_cf, argmax_row_cl, block_count, max_row_cf, max_row_cl, phase_scratch,
+                    split_block, split_row)
 
 _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
-
-# Channels-first forwards run over blocks of ROWS output rows so that each task allocates
-# its phase scratch (see _rows.phases) once rather than once a row.
-ROWS = 8
-
 
 @njit(**_opts)
 def max_cf(x, out, td, th, tw, dil, wgeom, lowest):
@@ -27,13 +23,10 @@ def max_cf(x, out, td, th, tw, dil, wgeom, lowest):
     OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
     xf = x.reshape(-1)
     of = out.reshape(-1)
-    blocks = (OH + ROWS - 1) // ROWS
-    for r in prange(N * C * OD * blocks):
-        blk = r % blocks
-        plane = r // (blocks * OD)  # n * C + c
-        od = (r // blocks) % OD
-        ph = np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=x.dtype)
-        for oh in range(blk * ROWS, min(blk * ROWS + ROWS, OH)):
+    for r in prange(N * C * OD * block_count(OH)):
+        plane, od, oh0, oh1 = split_block(r, OD, OH)
+        ph = phase_scratch(W, wgeom, x.dtype)
+        for oh in range(oh0, oh1):
             max_row_cf(xf, plane * D * H * W, H, W, of, ((plane * OD + od) * OH + oh) * OW, od, oh,
                        td, th, tw, dil, wgeom, lowest, ph)
 
@@ -45,13 +38,10 @@ def argmax_cf(x, out, idx, td, th, tw, dil, wgeom, lowest, nan_wins):
     xf = x.reshape(-1)
     of = out.reshape(-1)
     idxf = idx.reshape(-1)
-    blocks = (OH + ROWS - 1) // ROWS
-    for r in prange(N * C * OD * blocks):
-        blk = r % blocks
-        plane = r // (blocks * OD)
-        od = (r // blocks) % OD
-        ph = np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=x.dtype)
-        for oh in range(blk * ROWS, min(blk * ROWS + ROWS, OH)):
+    for r in prange(N * C * OD * block_count(OH)):
+        plane, od, oh0, oh1 = split_block(r, OD, OH)
+        ph = phase_scratch(W, wgeom, x.dtype)
+        for oh in range(oh0, oh1):
             argmax_row_cf(xf, plane * D * H * W, H, W, of, idxf, ((plane * OD + od) * OH + oh) * OW, od, oh,
                           td, th, tw, dil, wgeom, lowest, nan_wins, ph)
 
@@ -61,10 +51,7 @@ def max_cl(x, out, td, th, tw, dil, lowest):
     N = x.shape[0]
     OD, OH = out.shape[1], out.shape[2]
     for r in prange(N * OD * OH):
-        oh = r % OH
-        q = r // OH
-        od = q % OD
-        n = q // OD
+        n, od, oh = split_row(r, OD, OH)
         max_row_cl(x[n], od, oh, out[n, od, oh], td, th, tw, dil, lowest)
 
 
@@ -73,10 +60,7 @@ def argmax_cl(x, out, idx, td, th, tw, dil, lowest, nan_wins):
     N = x.shape[0]
     OD, OH = out.shape[1], out.shape[2]
     for r in prange(N * OD * OH):
-        oh = r % OH
-        q = r // OH
-        od = q % OD
-        n = q // OD
+        n, od, oh = split_row(r, OD, OH)
         argmax_row_cl(x[n], od, oh, out[n, od, oh], idx[n, od, oh], td, th, tw, dil, lowest, nan_wins,
                       0, x.shape[4])
 
@@ -91,7 +75,7 @@ def max_backward_cf(x, g, gx, td, th, tw, dil, wgeom, lowest):
     for p in prange(N * C):
         vals = np.empty(OW, dtype=x.dtype)
         pos = np.empty(OW, dtype=np.int64)
-        ph = np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=x.dtype)
+        ph = phase_scratch(W, wgeom, x.dtype)
         plane = gx[p]
         for od in range(OD):
             for oh in range(OH):
