@@ -22,7 +22,6 @@ dilation ``d``, padding ``(lo, hi)``)::
 from __future__ import annotations
 
 import functools
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -311,6 +310,3 @@ def divisor_factors(spec, count_include_pad):
         for a in range(3)
     )
 
-
-def prod(values):
-    return functools.reduce(operator.mul, values, 1)
