@@ -279,6 +279,57 @@ def window_table(size, kernel, stride, dilation, lo, hi, out):
     return table
 
 
+@dataclass(frozen=True)
+class AdaptiveSpec:
+    """Normalised geometry of an adaptive pooling call: PyTorch's bins per spatial dim."""
+
+    op: str
+    in_spatial: tuple
+    out_spatial: tuple
+
+    @property
+    def nd(self):
+        return len(self.in_spatial)
+
+
+def adaptive_spec(op, in_spatial, output_size, input_shape=None):
+    """Validate ``output_size`` (an int, or one int or None per spatial dim; None keeps the
+    input's size) and return the :class:`AdaptiveSpec`."""
+    nd = len(in_spatial)
+    if _is_int(output_size):
+        sizes = (int(output_size),) * nd
+    else:
+        try:
+            sizes = tuple(output_size)
+        except TypeError:
+            sizes = None
+        if sizes is None or len(sizes) != nd or not all(v is None or _is_int(v) for v in sizes):
+            raise ParameterError(
+                f"`output_size` must be an int or a sequence of {nd} ints or None; "
+                f"got output_size={output_size!r} for {op}."
+            )
+        sizes = tuple(size if v is None else int(v) for v, size in zip(sizes, in_spatial))
+    if any(v < 1 or v > MAX_EXTENT for v in sizes):
+        raise ParameterError(
+            f"`output_size` must be between 1 and {MAX_EXTENT} in every dimension; "
+            f"got output_size={output_size!r} for {op}"
+            + (f" on input of shape {tuple(input_shape)}." if input_shape is not None else ".")
+        )
+    return AdaptiveSpec(op, tuple(in_spatial), sizes)
+
+
+@functools.lru_cache(maxsize=1024)
+def adaptive_table(size, out):
+    """PyTorch's adaptive bins as a window table (see :func:`window_table`):
+    bin ``i`` covers ``[floor(i * size / out), ceil((i + 1) * size / out))``."""
+    i = np.arange(out, dtype=np.int64)
+    start = (i * size) // out
+    end = -((-(i + 1) * size) // out)
+    table = np.stack([start, end - start, end - start])
+    table.setflags(write=False)
+    return table
+
+
 def interior_range(size, kernel, stride, dilation, lo, out):
     """Outputs ``[first, stop)`` along one axis whose every tap lies inside the input."""
     last_offset = dilation * (kernel - 1)
@@ -289,6 +340,13 @@ def interior_range(size, kernel, stride, dilation, lo, out):
 
 def table_spec(spec):
     """Tables and scalars the kernels need for one spec on the canonical 3-D view."""
+    if isinstance(spec, AdaptiveSpec):
+        lift = 3 - spec.nd
+        sizes = (1,) * lift + spec.in_spatial
+        outs = (1,) * lift + spec.out_spatial
+        tables = tuple(adaptive_table(sizes[a], outs[a]) for a in range(3))
+        # Bins vary in size, so every output takes the table path: no interior range, no taps.
+        return tables, np.ones(3, dtype=np.int64), np.array([1, 0, 0, 1, 0, 0], dtype=np.int64)
     sizes, kernel, stride, dilation, pads, outs = spec.lifted()
     tables = tuple(
         window_table(sizes[a], kernel[a], stride[a], dilation[a], pads[a][0], pads[a][1], outs[a])
@@ -303,10 +361,5 @@ def table_spec(spec):
 
 def divisor_factors(spec, count_include_pad):
     """Per-axis divisor factors of average pooling on the lifted view (int64 arrays)."""
-    sizes, kernel, stride, dilation, pads, outs = spec.lifted()
-    column = 2 if count_include_pad else 1
-    return tuple(
-        window_table(sizes[a], kernel[a], stride[a], dilation[a], pads[a][0], pads[a][1], outs[a])[column]
-        for a in range(3)
-    )
-
+    tables, _, _ = table_spec(spec)
+    return tuple(table[2 if count_include_pad else 1] for table in tables)

@@ -32,15 +32,15 @@ __all__ = [
 class _Call:
     """One validated pooling call: the array, its view, the spec and the kernel geometry."""
 
-    def __init__(self, op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, kinds):
+    def __init__(self, op, nd, x, layout, kinds, make_spec):
+        """``make_spec(spatial_shape)`` validates the window arguments and returns the spec."""
         self.op = op
         self.x = as_array(x, op, kinds=kinds)
         self.layout = _params.normalize_layout(layout, op)
         self.view = plan_view(self.x, nd, self.layout, op)
         spatial = self.view.spatial_shape(self.x.shape)
         check_nonempty_spatial(spatial, self.x.shape, op)
-        self.spec = _params.pool_spec(op, spatial, kernel_size, stride, padding, dilation,
-                                      check_bool("ceil_mode", ceil_mode, op), self.x.shape)
+        self.spec = make_spec(spatial)
         (self.td, self.th, self.tw), self.dil, self.wgeom = _params.table_spec(self.spec)
         self.out_shape = self._with_spatial(self.spec.out_spatial)
 
@@ -85,6 +85,18 @@ class _Call:
         return max(1, -(-c // blocks))
 
 
+def _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, kinds):
+    def make_spec(spatial):
+        return _params.pool_spec(op, spatial, kernel_size, stride, padding, dilation,
+                                 check_bool("ceil_mode", ceil_mode, op), np.shape(x))
+
+    return _Call(op, nd, x, layout, kinds, make_spec)
+
+
+def _adaptive_call(op, nd, x, output_size, layout, kinds):
+    return _Call(op, nd, x, layout, kinds, lambda spatial: _params.adaptive_spec(op, spatial, output_size, np.shape(x)))
+
+
 def _finish(call, out_user, dtype):
     """Cast a kernel result back to ``dtype`` (float16 outputs, bool views)."""
     if out_user.dtype == dtype:
@@ -98,19 +110,17 @@ def _finish(call, out_user, dtype):
 # max pooling
 
 
-def _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout):
-    op = f"max_pool{nd}d"
-    call = _Call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "biuf")
-    want_indices = check_bool("return_indices", return_indices, op)
+def _run_max(call, want_indices, nan_wins=True):
+    """Max pooling of a validated call: ``out`` or ``(out, indices)`` in PyTorch's index format."""
     xk = call.kernel_input()
     out, outk = call.view.empty(call.out_shape, xk.dtype)
     low = lowest(xk.dtype)
     if want_indices:
         idx, idxk = call.view.empty(call.out_shape, np.int64)
         if call.cf:
-            maxpool.argmax_cf(xk, outk, idxk, call.td, call.th, call.tw, call.dil, call.wgeom, low, True)
+            maxpool.argmax_cf(xk, outk, idxk, call.td, call.th, call.tw, call.dil, call.wgeom, low, nan_wins)
         else:
-            maxpool.argmax_cl(xk, outk, idxk, call.td, call.th, call.tw, call.dil, low, True)
+            maxpool.argmax_cl(xk, outk, idxk, call.td, call.th, call.tw, call.dil, low, nan_wins)
         return _finish(call, out, call.x.dtype), idx
     if call.cf:
         maxpool.max_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, low)
@@ -119,11 +129,8 @@ def _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, retur
     return _finish(call, out, call.x.dtype)
 
 
-def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                  layout, indices):
-    op = f"max_pool{nd}d_backward"
-    call = _Call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "iuf")
-    check_bool("return_indices", return_indices, op)
+def _run_max_backward(call, grad_output, indices):
+    """Gradient of :func:`_run_max`: each output gradient added at its window's argmax."""
     acc = kernel_dtype(call.x.dtype)
     g = call.grad_view(grad_output, acc)
     gx, gxk = call.view.zeros(call.x.shape, acc)
@@ -135,7 +142,7 @@ def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ce
         planes, cells = n, int(np.prod(gxk.shape[1:4]))
         gx_flat = gxk.reshape(n, cells, gxk.shape[4])
     if indices is not None:
-        idx = _check_indices(indices, call, cells, op)
+        idx = _check_indices(indices, call, cells, call.op)
         if call.cf:
             maxpool.scatter_add_cf(g.reshape(planes, -1), idx.reshape(planes, -1), gx_flat)
         else:
@@ -150,6 +157,20 @@ def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ce
         maxpool.max_backward_cl(xk, g, gx_flat, call.td, call.th, call.tw, call.dil, low,
                                 call.channel_block(n, gxk.shape[4]))
     return _finish(call, gx, call.x.dtype)
+
+
+def _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout):
+    op = f"max_pool{nd}d"
+    call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "biuf")
+    return _run_max(call, check_bool("return_indices", return_indices, op))
+
+
+def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                  layout, indices):
+    op = f"max_pool{nd}d_backward"
+    call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "iuf")
+    check_bool("return_indices", return_indices, op)
+    return _run_max_backward(call, grad_output, indices)
 
 
 def _check_indices(indices, call, cells, op):
@@ -174,50 +195,63 @@ def _check_indices(indices, call, cells, op):
 # average pooling
 
 
-def _avg_setup(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, divisor_override,
-               layout):
-    call = _Call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
-    include = check_bool("count_include_pad", count_include_pad, op)
+def _divisor_override(divisor_override, op):
     if divisor_override is None:
-        override = 0
-    elif isinstance(divisor_override, (int, np.integer)) and not isinstance(divisor_override, (bool, np.bool_)) \
+        return 0
+    if isinstance(divisor_override, (int, np.integer)) and not isinstance(divisor_override, (bool, np.bool_)) \
             and 0 < divisor_override <= _params.MAX_EXTENT:
-        override = int(divisor_override)
-    else:
-        raise ParameterError(
-            f"`divisor_override` must be None or an int >= 1 and <= {_params.MAX_EXTENT}; "
-            f"got divisor_override={divisor_override!r} for {op}."
-        )
-    factors = _params.divisor_factors(call.spec, include)
-    return call, factors, override
+        return int(divisor_override)
+    raise ParameterError(
+        f"`divisor_override` must be None or an int >= 1 and <= {_params.MAX_EXTENT}; "
+        f"got divisor_override={divisor_override!r} for {op}."
+    )
 
 
-def _avg_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, divisor_override,
-                 layout):
-    call, (fd, fh, fw), override = _avg_setup(f"avg_pool{nd}d", nd, x, kernel_size, stride, padding, dilation,
-                                              ceil_mode, count_include_pad, divisor_override, layout)
+def _avg_args(call, include, override):
+    """Divisor factors and override in the accumulation dtype, so that every division is
+    rounded in that dtype, as PyTorch's kernels do (float32 / int64 would go through float64)."""
+    acc = kernel_dtype(call.x.dtype)
+    factors = tuple(f.astype(acc) for f in _params.divisor_factors(call.spec, include))
+    return factors, acc.type(override)
+
+
+def _run_avg(call, include, override, chain=False):
+    (fd, fh, fw), over = _avg_args(call, include, override)
     xk = call.kernel_input()
     out, outk = call.view.empty(call.out_shape, xk.dtype)
     if call.cf:
-        avgpool.avg_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, override)
+        avgpool.avg_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, chain)
     else:
-        avgpool.avg_cl(xk, outk, call.td, call.th, call.tw, call.dil, fd, fh, fw, override)
+        avgpool.avg_cl(xk, outk, call.td, call.th, call.tw, call.dil, fd, fh, fw, over, chain)
     return _finish(call, out, call.x.dtype)
 
 
-def _avg_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
-                  divisor_override, layout):
-    call, (fd, fh, fw), override = _avg_setup(f"avg_pool{nd}d_backward", nd, x, kernel_size, stride, padding,
-                                              dilation, ceil_mode, count_include_pad, divisor_override, layout)
+def _run_avg_backward(call, grad_output, include, override, chain=False):
+    (fd, fh, fw), over = _avg_args(call, include, override)
     acc = kernel_dtype(call.x.dtype)
     g = call.grad_view(grad_output, acc)
     gx, gxk = call.view.zeros(call.x.shape, acc)
     if call.cf:
-        avgpool.avg_backward_cf(g, gxk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, override)
+        avgpool.avg_backward_cf(g, gxk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, chain)
     else:
-        avgpool.avg_backward_cl(g, gxk, call.td, call.th, call.tw, call.dil, fd, fh, fw, override,
+        avgpool.avg_backward_cl(g, gxk, call.td, call.th, call.tw, call.dil, fd, fh, fw, over, chain,
                                 call.channel_block(gxk.shape[0], gxk.shape[4]))
     return _finish(call, gx, call.x.dtype)
+
+
+def _avg_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, divisor_override,
+                 layout):
+    op = f"avg_pool{nd}d"
+    call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
+    return _run_avg(call, check_bool("count_include_pad", count_include_pad, op), _divisor_override(divisor_override, op))
+
+
+def _avg_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
+                  divisor_override, layout):
+    op = f"avg_pool{nd}d_backward"
+    call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
+    return _run_avg_backward(call, grad_output, check_bool("count_include_pad", count_include_pad, op),
+                             _divisor_override(divisor_override, op))
 
 
 # ---------------------------------------------------------------------------------------
@@ -478,17 +512,10 @@ def max_pool_with_argmax(x, kernel_size, stride=None, padding="valid", include_b
            [13, 15]])
     """
     op = "max_pool_with_argmax"
-    call = _Call(op, 2, x, _tf_window("kernel_size", kernel_size, op), _tf_window("stride", stride, op),
-                 padding, 1, False, "channels_last", "biuf")
+    call = _window_call(op, 2, x, _tf_window("kernel_size", kernel_size, op), _tf_window("stride", stride, op),
+                        padding, 1, False, "channels_last", "biuf")
     with_batch = check_bool("include_batch_in_index", include_batch_in_index, op)
-    xk = call.kernel_input()
-    out, outk = call.view.empty(call.out_shape, xk.dtype)
-    idx, idxk = call.view.empty(call.out_shape, np.int64)
-    low = lowest(xk.dtype)
-    if call.cf:
-        maxpool.argmax_cf(xk, outk, idxk, call.td, call.th, call.tw, call.dil, call.wgeom, low, False)
-    else:
-        maxpool.argmax_cl(xk, outk, idxk, call.td, call.th, call.tw, call.dil, low, False)
+    out, idx = _run_max(call, True, nan_wins=False)
     # PyTorch-style plane index p = y*W + x  ->  TF's (p * C + c) [+ b * H * W * C]
     shape = idx.shape if call.view.batched else (1,) + idx.shape
     h, w = call.spec.in_spatial
@@ -499,7 +526,7 @@ def max_pool_with_argmax(x, kernel_size, stride=None, padding="valid", include_b
         tf_idx += (np.arange(shape[0], dtype=np.int64) * (h * w * c))[:, None, None, None]
     tf_idx[plane_idx < 0] = -1  # a window wholly in padding has no argmax
     tf_idx = tf_idx if call.view.batched else tf_idx[0]
-    return _finish(call, out, call.x.dtype), tf_idx
+    return out, tf_idx
 
 
 # ---------------------------------------------------------------------------------------

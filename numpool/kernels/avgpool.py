@@ -4,7 +4,9 @@ The output (forward) or input gradient (backward) array is also the accumulator,
 the accumulation dtype (float32 for float16 and float32 inputs, float64 for float64).
 Sums add taps in row-major window order starting from zero, as PyTorch's CPU kernels do.
 The divisor of output ``(od, oh, ow)`` is ``override`` when it is > 0, else the product of
-the per-axis factors ``fd[od] * fh[oh] * fw[ow]`` (see ``numpool._params.divisor_factors``).
+the per-axis factors ``fd[od] * fh[oh] * fw[ow]`` (see ``numpool._params.divisor_factors``);
+with ``chain`` the sum is divided by each factor in turn, ``sum / fd / fh / fw``, which is
+how PyTorch's adaptive average pooling rounds.
 A window wholly in padding with ``count_include_pad=False`` has divisor 0 and gives NaN.
 Parallel structure as in :mod:`numpool.kernels.maxpool`.
 """
@@ -20,7 +22,16 @@ _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 
 @njit(**_opts)
-def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override):
+def _divide(v, od, oh, ow, fd, fh, fw, override, chain):
+    if override > 0:
+        return v / override
+    if chain:
+        return v / fd[od] / fh[oh] / fw[ow]
+    return v / (fd[od] * fh[oh] * fw[ow])
+
+
+@njit(**_opts)
+def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override, chain):
     N, C, D, H, W = x.shape
     OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
     xf = x.reshape(-1)
@@ -32,12 +43,11 @@ def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override):
             row0 = ((plane * OD + od) * OH + oh) * OW
             sum_row_cf(xf, plane * D * H * W, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, ph)
             for ow in range(OW):
-                div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
-                of[u8(row0 + ow)] = of[u8(row0 + ow)] / div
+                of[u8(row0 + ow)] = _divide(of[u8(row0 + ow)], od, oh, ow, fd, fh, fw, override, chain)
 
 
 @njit(**_opts)
-def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override):
+def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override, chain):
     N = x.shape[0]
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for r in prange(N * OD * OH):
@@ -45,13 +55,12 @@ def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override):
         orow = out[n, od, oh]
         sum_row_cl(x[n], od, oh, orow, td, th, tw, dil)
         for ow in range(OW):
-            div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
             for c in range(orow.shape[1]):
-                orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / div
+                orow[u8(ow), u8(c)] = _divide(orow[u8(ow), u8(c)], od, oh, ow, fd, fh, fw, override, chain)
 
 
 @njit(**_opts)
-def avg_backward_cf(g, gx, td, th, tw, dil, wgeom, fd, fh, fw, override):
+def avg_backward_cf(g, gx, td, th, tw, dil, wgeom, fd, fh, fw, override, chain):
     N, C, D, H, W = gx.shape
     OD, OH, OW = g.shape[2], g.shape[3], g.shape[4]
     gf = g.reshape(-1)
@@ -62,13 +71,12 @@ def avg_backward_cf(g, gx, td, th, tw, dil, wgeom, fd, fh, fw, override):
             for oh in range(OH):
                 g0 = ((p * OD + od) * OH + oh) * OW
                 for ow in range(OW):
-                    div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
-                    share[u8(ow)] = gf[u8(g0 + ow)] / div
+                    share[u8(ow)] = _divide(gf[u8(g0 + ow)], od, oh, ow, fd, fh, fw, override, chain)
                 spread_row_cf(gxf, p * D * H * W, H, W, share, od, oh, td, th, tw, dil, wgeom)
 
 
 @njit(**_opts)
-def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, block):
+def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, chain, block):
     N, C = g.shape[0], g.shape[4]
     OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
     nblocks = (C + block - 1) // block
@@ -81,7 +89,6 @@ def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, block):
             for oh in range(OH):
                 grow = g[n, od, oh]
                 for ow in range(OW):
-                    div = override if override > 0 else fd[od] * fh[oh] * fw[ow]
                     for c in range(c0, c1):
-                        share[u8(ow), u8(c)] = grow[u8(ow), u8(c)] / div
+                        share[u8(ow), u8(c)] = _divide(grow[u8(ow), u8(c)], od, oh, ow, fd, fh, fw, override, chain)
                 spread_row_cl(gx[n], od, oh, share, td, th, tw, dil, c0, c1)
