@@ -6,6 +6,18 @@ framework convention it documents; see ``docs/semantics.md`` for every rule.
 
 from ._errors import DTypeError, NumpoolError, ParameterError
 from .functional import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool1d_backward,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool2d_backward,
+    adaptive_avg_pool3d,
+    adaptive_avg_pool3d_backward,
+    adaptive_max_pool1d,
+    adaptive_max_pool1d_backward,
+    adaptive_max_pool2d,
+    adaptive_max_pool2d_backward,
+    adaptive_max_pool3d,
+    adaptive_max_pool3d_backward,
     avg_pool1d,
     avg_pool1d_backward,
     avg_pool2d,
@@ -18,6 +30,10 @@ from .functional import (
     max_pool2d_backward,
     max_pool3d,
     max_pool3d_backward,
+    global_avg_pool,
+    global_avg_pool_backward,
+    global_max_pool,
+    global_max_pool_backward,
     max_pool_with_argmax,
     relu,
     relu_backward,
@@ -30,4 +46,8 @@ __all__ = [
     "avg_pool1d", "avg_pool1d_backward", "avg_pool2d", "avg_pool2d_backward", "avg_pool3d",
     "avg_pool3d_backward", "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
     "max_pool3d", "max_pool3d_backward", "max_pool_with_argmax", "relu", "relu_backward",
+    "adaptive_avg_pool1d", "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
+    "adaptive_avg_pool3d", "adaptive_avg_pool3d_backward", "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
+    "adaptive_max_pool2d", "adaptive_max_pool2d_backward", "adaptive_max_pool3d", "adaptive_max_pool3d_backward",
+    "global_avg_pool", "global_avg_pool_backward", "global_max_pool", "global_max_pool_backward",
 ]

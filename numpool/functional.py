@@ -22,6 +22,11 @@ __all__ = [
     "avg_pool1d", "avg_pool2d", "avg_pool3d",
     "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
     "max_pool_with_argmax", "relu", "relu_backward",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+    "adaptive_max_pool1d_backward", "adaptive_max_pool2d_backward", "adaptive_max_pool3d_backward",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+    "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d_backward",
+    "global_max_pool", "global_max_pool_backward", "global_avg_pool", "global_avg_pool_backward",
 ]
 
 
@@ -450,6 +455,221 @@ max_pool3d, max_pool3d_backward = _make_max(3)
 avg_pool1d, avg_pool1d_backward = _make_avg(1)
 avg_pool2d, avg_pool2d_backward = _make_avg(2)
 avg_pool3d, avg_pool3d_backward = _make_avg(3)
+
+
+# ---------------------------------------------------------------------------------------
+# adaptive and global pooling
+
+_ADAPTIVE_DOC = """{nd}-D adaptive {kind} pooling, equal to PyTorch's ``adaptive_{kind}_pool{nd}d``{exact}.
+
+    Each output cell ``i`` of a spatial axis of input size ``L`` and output size ``O`` covers
+    PyTorch's bin ``[floor(i * L / O), ceil((i + 1) * L / O))``; bins may overlap or differ in
+    size by one when ``O`` does not divide ``L``.
+
+    Parameters
+    ----------
+    x : ndarray
+        Input, batched or unbatched; any strided view.  It is never modified.
+    output_size : int or tuple of {nd} (int or None)
+        Output size per spatial dimension; ``None`` keeps that dimension's input size.{extra_params}
+    layout : {{"channels_first", "channels_last"}}
+        Where the channel axis is.
+
+    Returns
+    -------
+    {returns}
+
+    Shape
+    -----
+    Input ``(N, C, {s})`` or ``(C, {s})`` (``channels_first``), ``(N, {s}, C)`` or ``({s}, C)``
+    (``channels_last``); the output replaces each spatial size by ``output_size``.
+
+    Notes
+    -----
+    {notes}
+    ``adaptive_{kind}_pool{nd}d_backward(grad_output, x, output_size, ...)`` gives the gradient.
+
+    Examples
+    --------
+{example}
+"""
+
+_ADAPTIVE_MAX_NOTES = """Ties, NaN and dtypes follow :func:`max_pool{nd}d`: the first maximum in row-major
+    bin order wins, a NaN always propagates (index of the last NaN), float16 is compared in
+    float32, and bool and integer inputs keep their dtype."""
+
+_ADAPTIVE_AVG_NOTES = """Each bin is summed in row-major order in float32 (float16 and float32 inputs) or
+    float64 and then divided by each axis's bin length in turn, ``sum / kh / kw``, exactly
+    as PyTorch's CPU kernel rounds.  Integer inputs are rejected."""
+
+_ADAPTIVE_EXAMPLES = {
+    ("max", 1): """    >>> import numpy as np, numpool
+    >>> numpool.adaptive_max_pool1d(np.array([[[1., 5., 2., 4., 3.]]]), 2)
+    array([[[5., 4.]]])""",
+    ("max", 2): """    >>> import numpy as np, numpool
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> out, idx = numpool.adaptive_max_pool2d(x, (3, None), return_indices=True)
+    >>> out.shape, idx[0, 0, :, 0]
+    ((1, 1, 3, 4), array([ 4,  8, 12]))""",
+    ("max", 3): """    >>> import numpy as np, numpool
+    >>> numpool.adaptive_max_pool3d(np.arange(8.).reshape(1, 1, 2, 2, 2), 1)
+    array([[[[[7.]]]]])""",
+    ("avg", 1): """    >>> import numpy as np, numpool
+    >>> numpool.adaptive_avg_pool1d(np.array([[[1., 5., 2., 4., 3.]]]), 2)
+    array([[[2.66666667, 3.        ]]])""",
+    ("avg", 2): """    >>> import numpy as np, numpool
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> numpool.adaptive_avg_pool2d(x, 2)
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]], dtype=float32)""",
+    ("avg", 3): """    >>> import numpy as np, numpool
+    >>> numpool.adaptive_avg_pool3d(np.arange(8.).reshape(1, 1, 2, 2, 2), 1)
+    array([[[[[3.5]]]]])""",
+}
+
+
+def _make_adaptive_max(nd):
+    def forward(x, output_size, return_indices=False, layout="channels_first"):
+        op = f"adaptive_max_pool{nd}d"
+        call = _adaptive_call(op, nd, x, output_size, layout, "biuf")
+        return _run_max(call, check_bool("return_indices", return_indices, op))
+
+    def backward(grad_output, x, output_size, return_indices=False, layout="channels_first", indices=None):
+        op = f"adaptive_max_pool{nd}d_backward"
+        call = _adaptive_call(op, nd, x, output_size, layout, "iuf")
+        check_bool("return_indices", return_indices, op)
+        return _run_max_backward(call, grad_output, indices)
+
+    name = f"adaptive_max_pool{nd}d"
+    doc = _ADAPTIVE_DOC.format(
+        nd=nd, kind="max", exact=" bit for bit, indices included", s=", ".join(_SPATIAL[nd]),
+        extra_params="""
+    return_indices : bool, default False
+        Also return each bin's argmax as int64 flat indices into the (N, C) plane's
+        spatial dims (PyTorch's format).""",
+        returns="out : ndarray, same dtype as ``x``\n    indices : ndarray of int64, only with ``return_indices=True``",
+        notes=_ADAPTIVE_MAX_NOTES.format(nd=nd), example=_ADAPTIVE_EXAMPLES["max", nd])
+    extra = ("Each output gradient goes to its bin's argmax; pass ``indices=`` from the forward call "
+             "to reuse them, or let the argmax be recomputed from ``x``.")
+    return (_named(forward, name, doc), _named(backward, name + "_backward", _BACKWARD_DOC.format(name=name, extra=extra)))
+
+
+def _make_adaptive_avg(nd):
+    def forward(x, output_size, layout="channels_first"):
+        call = _adaptive_call(f"adaptive_avg_pool{nd}d", nd, x, output_size, layout, "f")
+        return _run_avg(call, False, 0, chain=True)
+
+    def backward(grad_output, x, output_size, layout="channels_first"):
+        call = _adaptive_call(f"adaptive_avg_pool{nd}d_backward", nd, x, output_size, layout, "f")
+        return _run_avg_backward(call, grad_output, False, 0, chain=True)
+
+    name = f"adaptive_avg_pool{nd}d"
+    doc = _ADAPTIVE_DOC.format(
+        nd=nd, kind="avg", exact=" to float rounding", s=", ".join(_SPATIAL[nd]), extra_params="",
+        returns="out : ndarray, same dtype as ``x`` (float16, float32 or float64)",
+        notes=_ADAPTIVE_AVG_NOTES, example=_ADAPTIVE_EXAMPLES["avg", nd])
+    extra = "Each output gradient is divided by its bin's lengths and added to every cell of the bin."
+    return (_named(forward, name, doc), _named(backward, name + "_backward", _BACKWARD_DOC.format(name=name, extra=extra)))
+
+
+adaptive_max_pool1d, adaptive_max_pool1d_backward = _make_adaptive_max(1)
+adaptive_max_pool2d, adaptive_max_pool2d_backward = _make_adaptive_max(2)
+adaptive_max_pool3d, adaptive_max_pool3d_backward = _make_adaptive_max(3)
+adaptive_avg_pool1d, adaptive_avg_pool1d_backward = _make_adaptive_avg(1)
+adaptive_avg_pool2d, adaptive_avg_pool2d_backward = _make_adaptive_avg(2)
+adaptive_avg_pool3d, adaptive_avg_pool3d_backward = _make_adaptive_avg(3)
+
+
+def _global_rank(x, op):
+    """Spatial rank of a batched input to a global pool: ``x.ndim - 2``, which must be 1, 2 or 3."""
+    ndim = np.ndim(x)
+    if ndim not in (3, 4, 5):
+        raise ParameterError(
+            f"{op} expects a batched input with 1 to 3 spatial dims, (N, C, *spatial) or (N, *spatial, C); "
+            f"got an array of shape {np.shape(x)}."
+        )
+    return ndim - 2
+
+
+def _drop_spatial(out, nd, layout, keepdims):
+    if keepdims:
+        return out
+    axes = tuple(range(1, 1 + nd)) if layout == "channels_last" else tuple(range(2, 2 + nd))
+    return out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in axes))
+
+
+def _keep_spatial(grad_output, x, nd, layout, keepdims, op):
+    """``grad_output`` of a global pool with its size-1 spatial dims restored."""
+    g = as_array(grad_output, op, name="grad_output", kinds="iuf")
+    if keepdims:
+        return g
+    n, c = (x.shape[0], x.shape[-1]) if layout == "channels_last" else x.shape[:2]
+    check_shape("grad_output", g, (n, c), op)
+    return g.reshape((n,) + (1,) * nd + (c,) if layout == "channels_last" else (n, c) + (1,) * nd)
+
+
+def global_max_pool(x, keepdims=False, layout="channels_first"):
+    """Maximum over all spatial dims of a batched input (1, 2 or 3 spatial dims).
+
+    The same as ``adaptive_max_pool{n}d(x, 1)`` (ties, NaN and dtypes as there), returning
+    ``(N, C)``, or ``(N, C, 1, ...)`` / ``(N, 1, ..., C)`` with ``keepdims=True``
+    (Keras' ``GlobalMaxPooling*D``, ONNX's ``GlobalMaxPool``).
+
+    Examples
+    --------
+    >>> import numpy as np, numpool
+    >>> numpool.global_max_pool(np.arange(16.).reshape(2, 2, 4))
+    array([[ 3.,  7.],
+           [11., 15.]])
+    """
+    op = "global_max_pool"
+    layout = _params.normalize_layout(layout, op)
+    nd = _global_rank(x, op)
+    keep = check_bool("keepdims", keepdims, op)
+    return _drop_spatial(_run_max(_adaptive_call(op, nd, x, 1, layout, "biuf"), False), nd, layout, keep)
+
+
+def global_max_pool_backward(grad_output, x, keepdims=False, layout="channels_first"):
+    """Gradient of :func:`global_max_pool`: each gradient goes to its plane's (first) maximum."""
+    op = "global_max_pool_backward"
+    layout = _params.normalize_layout(layout, op)
+    nd = _global_rank(x, op)
+    g = _keep_spatial(grad_output, np.asarray(x), nd, layout, check_bool("keepdims", keepdims, op), op)
+    return _run_max_backward(_adaptive_call(op, nd, x, 1, layout, "iuf"), g, None)
+
+
+def global_avg_pool(x, keepdims=False, layout="channels_first"):
+    """Mean over all spatial dims of a batched input (1, 2 or 3 spatial dims).
+
+    The same as ``adaptive_avg_pool{n}d(x, 1)``: summed in row-major order in float32
+    (float16, float32) or float64, then divided by each spatial size in turn.  Returns
+    ``(N, C)``, or keeps size-1 spatial dims with ``keepdims=True`` (Keras'
+    ``GlobalAveragePooling*D``, ONNX's ``GlobalAveragePool``).
+
+    Examples
+    --------
+    >>> import numpy as np, numpool
+    >>> numpool.global_avg_pool(np.arange(16.).reshape(2, 2, 4), keepdims=True)
+    array([[[ 1.5],
+            [ 5.5]],
+    <BLANKLINE>
+           [[ 9.5],
+            [13.5]]])
+    """
+    op = "global_avg_pool"
+    layout = _params.normalize_layout(layout, op)
+    nd = _global_rank(x, op)
+    keep = check_bool("keepdims", keepdims, op)
+    return _drop_spatial(_run_avg(_adaptive_call(op, nd, x, 1, layout, "f"), False, 0, chain=True), nd, layout, keep)
+
+
+def global_avg_pool_backward(grad_output, x, keepdims=False, layout="channels_first"):
+    """Gradient of :func:`global_avg_pool`: each gradient spread evenly over its plane."""
+    op = "global_avg_pool_backward"
+    layout = _params.normalize_layout(layout, op)
+    nd = _global_rank(x, op)
+    g = _keep_spatial(grad_output, np.asarray(x), nd, layout, check_bool("keepdims", keepdims, op), op)
+    return _run_avg_backward(_adaptive_call(op, nd, x, 1, layout, "f"), g, False, 0, chain=True)
 
 
 # ---------------------------------------------------------------------------------------
