@@ -458,6 +458,158 @@ avg_pool3d, avg_pool3d_backward = _make_avg(3)
 
 
 # ---------------------------------------------------------------------------------------
+# Lp pooling
+
+
+def _norm_type(norm_type, op):
+    if isinstance(norm_type, (int, float, np.integer, np.floating)) and not isinstance(norm_type, (bool, np.bool_)):
+        p = float(norm_type)
+        if p > 0 or p == -np.inf:
+            return p
+    raise ParameterError(f"`norm_type` must be a number > 0, inf or -inf; got norm_type={norm_type!r} for {op}.")
+
+
+def _lp_calls(nd, x, norm_type, kernel_size, stride, padding, dilation, ceil_mode, signed, layout, op):
+    p = _norm_type(norm_type, op)
+    call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
+    return p, call, check_bool("signed", signed, op)
+
+
+def _abs_call(call, op, nd, kernel_size, stride, padding, dilation, ceil_mode, layout, sign=1):
+    """The same window call on ``sign * |x|`` (for p = +-inf, which are max / min pools of |x|)."""
+    a = sign * np.abs(call.x)
+    return _window_call(op, nd, a, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
+
+
+def _lp_forward(nd, x, norm_type, kernel_size, stride, padding, dilation, ceil_mode, signed, layout):
+    op = f"lp_pool{nd}d"
+    p, call, signed = _lp_calls(nd, x, norm_type, kernel_size, stride, padding, dilation, ceil_mode, signed,
+                                layout, op)
+    args = (op, nd, kernel_size, stride, padding, dilation, ceil_mode, layout)
+    if p == np.inf:
+        return _run_max(_abs_call(call, *args), False)
+    if p == -np.inf:
+        return -_run_max(_abs_call(call, *args, sign=-1), False)
+    acc = kernel_dtype(call.x.dtype)
+    base = call.x.astype(acc)
+    powered = base ** acc.type(p) if signed else np.abs(base) ** acc.type(p)
+    pcall = _window_call(op, nd, powered, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
+    if signed:
+        # PyTorch: avg_pool(x ** p) * prod(kernel_size), then ** (1 / p); the divisor counts
+        # the padded window, so ceil_mode's clipped border windows come out over-scaled.
+        total = _run_avg(pcall, True, 0) * acc.type(np.prod(call.spec.kernel_size))
+    else:
+        total = _run_avg(pcall, True, 1)  # divisor 1: the plain sum of |x| ** p
+    with np.errstate(invalid="ignore"):  # a negative signed sum to a fractional power is NaN, as in PyTorch
+        return (total ** acc.type(1.0 / p)).astype(call.x.dtype, copy=False)
+
+
+def _lp_backward(nd, grad_output, x, norm_type, kernel_size, stride, padding, dilation, ceil_mode, signed, layout):
+    op = f"lp_pool{nd}d_backward"
+    p, call, signed = _lp_calls(nd, x, norm_type, kernel_size, stride, padding, dilation, ceil_mode, signed,
+                                layout, op)
+    args = (op, nd, kernel_size, stride, padding, dilation, ceil_mode, layout)
+    acc = kernel_dtype(call.x.dtype)
+    base = call.x.astype(acc)
+    sign = np.sign(base)
+    g = as_array(grad_output, op, name="grad_output", kinds="iuf")
+    check_shape("grad_output", g, call.out_shape, op)
+    if p in (np.inf, -np.inf):
+        # out = s * maxpool(s * |x|) with s = +-1: the gradient is routed to that argmax, times sign(x)
+        back = _run_max_backward(_abs_call(call, *args, sign=1 if p > 0 else -1), g, None)
+        return (back * sign).astype(call.x.dtype, copy=False)
+    out = _lp_forward(nd, base, p, kernel_size, stride, padding, dilation, ceil_mode, signed, layout)
+    g = g.astype(acc)
+    # d out / d total = out ** (1 - p) / p, taken as 0 where out is 0 (PyTorch zeroes it there too)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(out != 0, g * out ** acc.type(1 - p), acc.type(0))
+    pcall = _window_call(op, nd, base, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
+    if signed:
+        spread = _run_avg_backward(pcall, scale * acc.type(np.prod(call.spec.kernel_size)), True, 0)
+        power = base ** acc.type(p - 1)
+    else:
+        spread = _run_avg_backward(pcall, scale, True, 1)
+        power = np.abs(base) ** acc.type(p - 1) * sign
+    return (spread * power).astype(call.x.dtype, copy=False)
+
+
+_LP_DOC = """{nd}-D power-average (Lp) pooling.
+
+    By default the true p-norm of each window, ONNX's ``LpPool``::
+
+        out = (sum over the window's cells inside the input of |x| ** p) ** (1 / p)
+
+    With ``signed=True``, PyTorch's ``lp_pool{nd}d`` formula instead: the signed power sum
+    ``(avg_pool(x ** p) * prod(kernel_size)) ** (1 / p)``, which has no absolute value (p = 1
+    gives signed sums; odd p on negative sums gives NaN) and, with ``ceil_mode``, scales a
+    clipped border window up to the full window size.  ``norm_type=inf`` is the maximum of
+    ``|x|`` and ``-inf`` the minimum of ``|x|``, in both forms.
+
+    Parameters
+    ----------
+    x : ndarray
+        Float input, batched or unbatched; any strided view.  It is never modified.
+    norm_type : float
+        ``p``: a number > 0, or ``inf`` / ``-inf``.{params}    signed : bool, default False
+        PyTorch's signed power sum instead of the norm.
+    layout : {{"channels_first", "channels_last"}}
+        Where the channel axis is.
+
+    Returns
+    -------
+    out : ndarray, same dtype as ``x``
+{shape}
+
+    Notes
+    -----
+    The powers are taken in the accumulation dtype (float32 for float16 and float32 input),
+    then summed in row-major window order by the average-pooling kernel.  PyTorch's
+    ``lp_pool`` has no padding or dilation; numpool's apply to both forms (padding cells
+    contribute nothing to the sum).  ``lp_pool{nd}d_backward(grad_output, x, ...)`` gives the
+    gradient, which is 0 for a window whose result is 0.
+
+    Examples
+    --------
+{example}
+"""
+
+_LP_EXAMPLES = {
+    1: """    >>> import numpy as np, numpool
+    >>> numpool.lp_pool1d(np.array([[[3., -4., 1., 0.]]]), 2, 2)
+    array([[[5., 1.]]])
+    >>> numpool.lp_pool1d(np.array([[[3., -4., 1., 0.]]]), 1, 2, signed=True)
+    array([[[-1.,  1.]]])""",
+    2: """    >>> import numpy as np, numpool
+    >>> numpool.lp_pool2d(np.full((1, 1, 2, 2), 2.0), 2, 2)
+    array([[[[4.]]]])""",
+    3: """    >>> import numpy as np, numpool
+    >>> numpool.lp_pool3d(np.full((1, 1, 2, 2, 2), -1.0), np.inf, 2)
+    array([[[[[1.]]]]])""",
+}
+
+
+def _make_lp(nd):
+    def forward(x, norm_type, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, signed=False,
+                layout="channels_first"):
+        return _lp_forward(nd, x, norm_type, kernel_size, stride, padding, dilation, ceil_mode, signed, layout)
+
+    def backward(grad_output, x, norm_type, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                 signed=False, layout="channels_first"):
+        return _lp_backward(nd, grad_output, x, norm_type, kernel_size, stride, padding, dilation, ceil_mode,
+                            signed, layout)
+
+    name = f"lp_pool{nd}d"
+    extra = "Each output gradient flows back through the power sum to every cell of its window."
+    return (_named(forward, name, _doc(_LP_DOC, nd, _LP_EXAMPLES[nd])),
+            _named(backward, name + "_backward", _BACKWARD_DOC.format(name=name, extra=extra)))
+
+
+lp_pool1d, lp_pool1d_backward = _make_lp(1)
+lp_pool2d, lp_pool2d_backward = _make_lp(2)
+lp_pool3d, lp_pool3d_backward = _make_lp(3)
+
+
+# ---------------------------------------------------------------------------------------
 # adaptive and global pooling
 
 _ADAPTIVE_DOC = """{nd}-D adaptive {kind} pooling, equal to PyTorch's ``adaptive_{kind}_pool{nd}d``{exact}.
