@@ -34,6 +34,8 @@ from .functional import (
     global_avg_pool_backward,
     global_max_pool,
     global_max_pool_backward,
+    leaky_relu,
+    leaky_relu_backward,
     lp_pool1d,
     lp_pool1d_backward,
     lp_pool2d,
@@ -42,6 +44,8 @@ from .functional import (
     lp_pool3d_backward,
     max_pool_with_argmax,
     relu,
+    relu6,
+    relu6_backward,
     relu_backward,
 )
 
@@ -56,5 +60,6 @@ __all__ = [
     "adaptive_avg_pool3d", "adaptive_avg_pool3d_backward", "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
     "adaptive_max_pool2d", "adaptive_max_pool2d_backward", "adaptive_max_pool3d", "adaptive_max_pool3d_backward",
     "global_avg_pool", "global_avg_pool_backward", "global_max_pool", "global_max_pool_backward",
+    "leaky_relu", "leaky_relu_backward", "relu6", "relu6_backward",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward", "lp_pool3d", "lp_pool3d_backward",
 ]

@@ -27,6 +27,8 @@ __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
     "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d_backward",
     "global_max_pool", "global_max_pool_backward", "global_avg_pool", "global_avg_pool_backward",
+    "lp_pool1d", "lp_pool2d", "lp_pool3d", "lp_pool1d_backward", "lp_pool2d_backward", "lp_pool3d_backward",
+    "leaky_relu", "leaky_relu_backward", "relu6", "relu6_backward",
 ]
 
 
@@ -933,3 +935,70 @@ def relu_backward(grad_output, x):
     g = as_array(grad_output, "relu_backward", name="grad_output", kinds="iuf")
     check_shape("grad_output", g, a.shape, "relu_backward")
     return np.where(a <= 0, 0, g).astype(a.dtype, copy=False)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """Leaky ReLU, PyTorch's ``leaky_relu`` bit for bit: ``x if x > 0 else x * negative_slope``.
+
+    So ``-0.0`` stays ``-0.0`` and NaN stays NaN.  Float inputs only; the dtype is kept.  The
+    product is taken in float32 for float16 input and in the input's dtype otherwise, as
+    PyTorch does.
+
+    Examples
+    --------
+    >>> import numpy as np, numpool
+    >>> numpool.leaky_relu(np.array([-2.0, 0.0, 3.0]), 0.5)
+    array([-1.,  0.,  3.])
+    """
+    a = as_array(x, "leaky_relu", kinds="f")
+    acc = kernel_dtype(a.dtype)
+    slope = acc.type(_slope(negative_slope, "leaky_relu"))
+    return np.where(a > 0, a, (a.astype(acc) * slope).astype(a.dtype))
+
+
+def leaky_relu_backward(grad_output, x, negative_slope=0.01):
+    """Gradient of :func:`leaky_relu`: ``grad_output if x > 0 else grad_output * negative_slope``
+    (so the slope applies at 0 and at NaN, as in PyTorch)."""
+    a = as_array(x, "leaky_relu_backward", kinds="f")
+    g = as_array(grad_output, "leaky_relu_backward", name="grad_output", kinds="iuf")
+    check_shape("grad_output", g, a.shape, "leaky_relu_backward")
+    acc = kernel_dtype(a.dtype)
+    slope = acc.type(_slope(negative_slope, "leaky_relu_backward"))
+    return np.where(a > 0, g.astype(a.dtype), (g.astype(acc) * slope).astype(a.dtype))
+
+
+def _slope(value, op):
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
+            and np.isfinite(value):
+        return float(value)
+    raise ParameterError(f"`negative_slope` must be a finite number; got negative_slope={value!r} for {op}.")
+
+
+def relu6(x):
+    """ReLU capped at 6, PyTorch's ``relu6`` (``hardtanh(x, 0, 6)``) bit for bit:
+    ``0 if x < 0, 6 if x > 6, else x``, so ``-0.0`` and NaN pass through unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, numpool
+    >>> numpool.relu6(np.array([-1.0, 3.0, 9.0]))
+    array([0., 3., 6.])
+    """
+    a = as_array(x, "relu6")
+    if a.dtype == np.bool_:
+        return a.copy()
+    zero, six = a.dtype.type(0), a.dtype.type(6)
+    return np.where(a < 0, zero, np.where(a > six, six, a)) if a.dtype.kind != "u" else np.minimum(a, six)
+
+
+def relu6_backward(grad_output, x):
+    """Gradient of :func:`relu6`: ``grad_output`` where ``0 < x < 6``, else 0.
+
+    At a NaN input the gradient is 0.  That is what PyTorch 2.13's vectorised CPU kernel
+    gives; its scalar path (a tensor's last few elements) passes ``grad_output`` through
+    instead, so PyTorch itself is not consistent there.
+    """
+    a = as_array(x, "relu6_backward", kinds="iuf")
+    g = as_array(grad_output, "relu6_backward", name="grad_output", kinds="iuf")
+    check_shape("grad_output", g, a.shape, "relu6_backward")
+    return np.where((a > 0) & (a < 6), g, 0).astype(a.dtype, copy=False)
