@@ -30,6 +30,10 @@ from .functional import (
     max_pool2d_backward,
     max_pool3d,
     max_pool3d_backward,
+    fractional_max_pool2d,
+    fractional_max_pool2d_backward,
+    fractional_max_pool3d,
+    fractional_max_pool3d_backward,
     global_avg_pool,
     global_avg_pool_backward,
     global_max_pool,
@@ -61,5 +65,7 @@ __all__ = [
     "adaptive_max_pool2d", "adaptive_max_pool2d_backward", "adaptive_max_pool3d", "adaptive_max_pool3d_backward",
     "global_avg_pool", "global_avg_pool_backward", "global_max_pool", "global_max_pool_backward",
     "leaky_relu", "leaky_relu_backward", "relu6", "relu6_backward",
+    "fractional_max_pool2d", "fractional_max_pool2d_backward", "fractional_max_pool3d",
+    "fractional_max_pool3d_backward",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward", "lp_pool3d", "lp_pool3d_backward",
 ]

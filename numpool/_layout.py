@@ -33,6 +33,15 @@ class View:
         """The spatial dims of a user-shaped array."""
         return tuple(shape[-self.nd - 1:-1]) if self.layout == "channels_last" else tuple(shape[-self.nd:])
 
+    def with_spatial(self, shape, spatial):
+        """A user-shaped array shape with its spatial dims replaced by ``spatial``."""
+        shape = list(shape)
+        if self.layout == "channels_last":
+            shape[-self.nd - 1:-1] = spatial
+        else:
+            shape[-self.nd:] = spatial
+        return tuple(shape)
+
     def to_kernel(self, array):
         """User-shaped array -> kernel view (5-D, in the kernel's memory order)."""
         a = array if self.batched else array[np.newaxis]

@@ -330,6 +330,54 @@ def adaptive_table(size, out):
     return table
 
 
+def fractional_output_size(op, in_spatial, kernel, output_size, output_ratio):
+    """Output spatial size of fractional max pooling from ``output_size`` or ``output_ratio``
+    (PyTorch: ``int(L * ratio)``), checked so that every window fits: ``O + k - 1 <= L``."""
+    nd = len(in_spatial)
+    if (output_size is None) == (output_ratio is None):
+        raise ParameterError(
+            f"{op} needs exactly one of `output_size` and `output_ratio`; got output_size={output_size!r}, "
+            f"output_ratio={output_ratio!r}."
+        )
+    if output_size is not None:
+        outs = int_tuple("output_size", output_size, nd, op, 1)
+    else:
+        ratios = output_ratio if isinstance(output_ratio, (list, tuple, np.ndarray)) else (output_ratio,) * nd
+        ratios = tuple(ratios) * (nd if len(ratios) == 1 else 1)
+        if len(ratios) != nd or not all(isinstance(r, (int, float, np.integer, np.floating))
+                                        and not isinstance(r, (bool, np.bool_)) and 0 < r < 1 for r in ratios):
+            raise ParameterError(
+                f"`output_ratio` must be a number or {nd} numbers in (0, 1); got output_ratio={output_ratio!r} for {op}."
+            )
+        outs = tuple(int(size * float(r)) for size, r in zip(in_spatial, ratios))
+    for size, k, o in zip(in_spatial, kernel, outs):
+        if o < 1 or o + k - 1 > size:
+            raise ParameterError(
+                f"{op}: output size {outs} with kernel_size {kernel} does not fit input size {tuple(in_spatial)} "
+                f"(each dim needs 1 <= output and output + kernel_size - 1 <= input)."
+            )
+    return outs
+
+
+def fractional_starts(samples, size, out, kernel, dtype):
+    """PyTorch's fractional-pooling window starts for one axis, one row per sample.
+
+    ``alpha = (size - kernel) / (out - 1)`` and ``start_i = int((i + u) * alpha) - int(u * alpha)``
+    for ``i < out - 1``, computed in ``dtype`` (the input's float dtype, as PyTorch does);
+    the last window starts at ``size - kernel``.
+    """
+    samples = np.asarray(samples, dtype=dtype)
+    starts = np.empty(samples.shape + (out,), dtype=np.int64)
+    if out > 1:
+        alpha = dtype.type(size - kernel) / dtype.type(out - 1)
+        i = np.arange(out - 1).astype(dtype)
+        with np.errstate(all="ignore"):
+            starts[..., :-1] = (((i + samples[..., None]) * alpha).astype(np.int64)
+                                - (samples[..., None] * alpha).astype(np.int64))
+    starts[..., -1] = size - kernel
+    return starts
+
+
 def interior_range(size, kernel, stride, dilation, lo, out):
     """Outputs ``[first, stop)`` along one axis whose every tap lies inside the input."""
     last_offset = dilation * (kernel - 1)
@@ -363,3 +411,476 @@ def divisor_factors(spec, count_include_pad):
     """Per-axis divisor factors of average pooling on the lifted view (int64 arrays)."""
     tables, _, _ = table_spec(spec)
     return tuple(table[2 if count_include_pad else 1] for table in tables)
+
+
+@dataclass(frozen=True)
+class UnpoolSpec:
+    """Normalised geometry of a max-unpooling call (the inverse of one pooling geometry)."""
+
+    op: str
+    in_spatial: tuple
+    out_spatial: tuple
+
+
+def unpool_spec(op, in_spatial, kernel_size, stride=None, padding=0, output_size=None, input_shape=None):
+    """Output spatial size of max unpooling, PyTorch's rule.
+
+    Default ``out = (L - 1) * stride - pad_lo - pad_hi + kernel_size`` per axis (the input
+    size of the pooling that gave ``L`` windows).  An ``output_size`` of ``nd`` or ``nd + 2``
+    ints (the leading N, C are ignored) picks one of the sizes that pooling maps to ``L``:
+    it must satisfy ``default - stride < out < default + stride``.  Padding strings other
+    than ``"valid"`` depend on the unknown pooled input's size, so they are refused.
+    """
+    nd = len(in_spatial)
+    shape = tuple(input_shape) if input_shape is not None else tuple(in_spatial)
+    kernel = int_tuple("kernel_size", kernel_size, nd, op, 1)
+    strides = kernel if stride is None else int_tuple("stride", stride, nd, op, 1)
+    if isinstance(padding, str) and padding.lower() != "valid":
+        raise ParameterError(
+            f"`padding` must be an int, per-dim ints or (before, after) pairs for {op} (a {padding!r} "
+            f"padding depends on the pooled input's size: pass output_size instead); got padding={padding!r}."
+        )
+    pads = padding_pairs(padding, nd, in_spatial, kernel, strides, (1,) * nd, op)
+    default = tuple((size - 1) * s - lo - hi + k for size, k, s, (lo, hi) in zip(in_spatial, kernel, strides, pads))
+    if output_size is None:
+        outs = default
+    else:
+        try:
+            sizes = tuple(output_size)
+        except TypeError:
+            sizes = None
+        if sizes is not None and len(sizes) == nd + 2:
+            sizes = sizes[2:]
+        if sizes is None or len(sizes) != nd or not all(_is_int(v) for v in sizes):
+            raise ParameterError(
+                f"`output_size` must be None or a sequence of {nd} or {nd + 2} ints for {op}; "
+                f"got output_size={output_size!r}."
+            )
+        outs = tuple(int(v) for v in sizes)
+        for axis, (out, d, s) in enumerate(zip(outs, default, strides)):
+            if not d - s < out < d + s:
+                raise ParameterError(
+                    f"`output_size` must lie strictly between {d - s} and {d + s} in spatial dim {axis} "
+                    f"(default size {d} -/+ stride {s}) for {op} on input of shape {shape}; "
+                    f"got output_size={output_size!r}."
+                )
+    if any(o < 1 or o > MAX_EXTENT for o in outs):
+        raise ParameterError(
+            f"output size would be {outs} for {op} on input of shape {shape} with kernel_size={kernel}, "
+            f"stride={strides}, padding={pads}; every size must be between 1 and {MAX_EXTENT}."
+        )
+    return UnpoolSpec(op, tuple(in_spatial), outs)
+
+
+# =======================================================================================
+# resampling (interpolate): modes, output size, per-axis source tables
+#
+# Everything ``numpool.resample.interpolate`` needs to know about its arguments is turned
+# here into a :class:`ResampleSpec` holding, per spatial axis, one :class:`AxisTable`: a
+# sparse matrix in CSR form (``ptr``, ``idx``, ``weight``) that maps the input axis to the
+# output axis, plus a ``fill`` value for outputs with no source (ONNX's extrapolation).
+# Resampling is separable, so the kernels apply one table per axis and only loop; the
+# backward applies the transposed tables (also CSR, so it gathers: no two writers).
+# Every formula is written out in docs/semantics.md, section "Resampling (interpolate)".
+
+RESAMPLE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area", "cubic")
+_MODE_RANK = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+ONNX_COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
+                         "asymmetric", "tf_crop_and_resize")
+ONNX_NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+ASPECT_POLICIES = ("stretch", "not_larger", "not_smaller")
+
+
+@dataclass(frozen=True)
+class AxisTable:
+    """One axis of a resampling: ``out[o] = fill[o] + sum(weight[k] * in[idx[k]] for k in ptr[o]:ptr[o+1])``.
+
+    ``gather`` tables have exactly one tap of weight 1 per output (or none, where ``fill``
+    applies): the kernels copy the value, which keeps integers and the sign of zero.
+    """
+
+    ptr: np.ndarray
+    idx: np.ndarray
+    weight: np.ndarray  # float64; the caller casts to the accumulation dtype
+    fill: np.ndarray
+    gather: bool
+    identity: bool
+
+    def transposed(self, size):
+        """The adjoint table (input ``size`` cells as outputs); taps of weight 0 are dropped."""
+        rows = np.repeat(np.arange(len(self.ptr) - 1, dtype=np.int64), np.diff(self.ptr))
+        keep = self.weight != 0
+        rows, cols, w = rows[keep], self.idx[keep], self.weight[keep]
+        order = np.lexsort((rows, cols))  # by input cell, then output order: a fixed sum order
+        ptr = np.zeros(size + 1, dtype=np.int64)
+        np.add.at(ptr, cols + 1, 1)
+        return AxisTable(np.cumsum(ptr), rows[order], w[order], np.zeros(size), False, self.identity)
+
+
+@dataclass(frozen=True)
+class ResampleSpec:
+    """Normalised resampling call: the rule name, sizes and one :class:`AxisTable` per axis."""
+
+    op: str
+    mode: str  # "nearest", "linear", "cubic" or "area"
+    onnx: bool
+    in_spatial: tuple
+    out_spatial: tuple
+    tables: tuple  # AxisTable per axis; empty for "area"
+
+    @property
+    def nd(self):
+        return len(self.in_spatial)
+
+
+def resample_rank(x_ndim, size, scale_factor, mode, op):
+    """Spatial rank of an interpolate call: from a sequence ``size``/``scale_factor``, else from
+    the mode (linear 1, bilinear/bicubic 2, trilinear 3), else ``x.ndim - 2`` (batched)."""
+    for value in (size, scale_factor):
+        if isinstance(value, (list, tuple, np.ndarray)) and 1 <= len(value) <= 3:
+            return len(value)
+    if mode in _MODE_RANK:
+        return _MODE_RANK[mode]
+    if x_ndim - 2 not in (1, 2, 3):
+        raise ParameterError(
+            f"{op} cannot tell the spatial rank of an input of {x_ndim} dims: pass `size` or `scale_factor` "
+            f"as a sequence of 1 to 3 values, or a batched input (N, C, *spatial) with 1 to 3 spatial dims."
+        )
+    return x_ndim - 2
+
+
+def _per_axis(name, value, nd, op, kind):
+    """An int (kind "int") or positive finite number (kind "float") or a sequence of ``nd`` of them."""
+    items = tuple(value) if isinstance(value, (list, tuple, np.ndarray)) else (value,) * nd
+    ok = len(items) == nd and all(
+        _is_int(v) if kind == "int" else
+        (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)))
+        for v in items)
+    if not ok:
+        words = "int" if kind == "int" else "number"
+        raise ParameterError(f"`{name}` must be an {words} or a sequence of {nd} {words}s; got {name}={value!r} for {op}.")
+    return tuple(int(v) if kind == "int" else float(v) for v in items)
+
+
+def _check_choice(name, value, choices, op):
+    if not isinstance(value, str) or value not in choices:
+        raise ParameterError(f"`{name}` must be one of {choices}; got {name}={value!r} for {op}.")
+    return value
+
+
+def resample_spec(op, in_spatial, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                  recompute_scale_factor=None, antialias=False, coordinate_transformation_mode=None,
+                  nearest_mode=None, cubic_coeff_a=None, exclude_outside=False, roi=None,
+                  extrapolation_value=0.0, keep_aspect_ratio_policy="stretch", dtype=np.float64):
+    """Validate every interpolate argument; return the :class:`ResampleSpec`.
+
+    ``dtype`` is the accumulation dtype: PyTorch computes source coordinates and weights in
+    float32 for float16/float32 inputs, and so do the PyTorch-mode tables here.
+    """
+    args = (op, tuple(in_spatial), size, scale_factor, mode, align_corners, recompute_scale_factor, antialias,
+            coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi,
+            extrapolation_value, keep_aspect_ratio_policy, np.dtype(dtype).str)
+    try:
+        key = ("resample",) + _key(args)
+    except TypeError:
+        key = None
+    if key is not None and key in _SPEC_CACHE:
+        return _SPEC_CACHE[key]
+    spec = _resample_spec(*args)
+    if key is not None:
+        if len(_SPEC_CACHE) >= 1024:
+            _SPEC_CACHE.clear()
+        _SPEC_CACHE[key] = spec
+    return spec
+
+
+def _resample_spec(op, in_spatial, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias,
+                   ctm, nearest_mode, cubic_coeff_a, exclude_outside, roi, extrapolation_value, policy, dtype):
+    nd = len(in_spatial)
+    mode = _check_choice("mode", mode, RESAMPLE_MODES, op)
+    for name, value in (("antialias", antialias), ("exclude_outside", exclude_outside)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ParameterError(f"`{name}` must be True or False; got {name}={value!r} for {op}.")
+    if align_corners is not None and not isinstance(align_corners, (bool, np.bool_)):
+        raise ParameterError(f"`align_corners` must be None, True or False; got align_corners={align_corners!r} for {op}.")
+    if recompute_scale_factor is not None and not isinstance(recompute_scale_factor, (bool, np.bool_)):
+        raise ParameterError(f"`recompute_scale_factor` must be None, True or False; "
+                             f"got recompute_scale_factor={recompute_scale_factor!r} for {op}.")
+    policy = _check_choice("keep_aspect_ratio_policy", policy, ASPECT_POLICIES, op)
+    onnx = (ctm is not None or nearest_mode is not None or cubic_coeff_a is not None or bool(exclude_outside)
+            or roi is not None or policy != "stretch")
+    if mode in _MODE_RANK and _MODE_RANK[mode] != nd and not onnx:
+        raise ParameterError(f"mode={mode!r} needs {_MODE_RANK[mode]} spatial dims (as in PyTorch); "
+                             f"got {nd} for {op}.")
+    if size is not None and scale_factor is not None:
+        raise ParameterError(f"only one of `size` and `scale_factor` may be given; got size={size!r} and "
+                             f"scale_factor={scale_factor!r} for {op}.")
+    if size is None and scale_factor is None:
+        raise ParameterError(f"one of `size` and `scale_factor` must be given for {op}.")
+    if size is not None and recompute_scale_factor:
+        raise ParameterError(f"`recompute_scale_factor` is not meaningful with an explicit `size` "
+                             f"(got size={size!r}, recompute_scale_factor=True) for {op}.")
+    if size is not None:
+        outs = _per_axis("size", size, nd, op, "int")
+        scales = tuple(o / i for o, i in zip(outs, in_spatial))  # ONNX's scale when sizes are given
+        given = (None,) * nd
+    else:
+        given = _per_axis("scale_factor", scale_factor, nd, op, "float")
+        if any(not (s > 0 and np.isfinite(s)) for s in given):
+            raise ParameterError(f"`scale_factor` must be > 0 and finite; got scale_factor={scale_factor!r} for {op}.")
+        outs = tuple(int(np.floor(i * s)) for i, s in zip(in_spatial, given))  # floor(in * scale), in float64
+        scales = given
+    if onnx:
+        kind = {"bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+        if kind not in ("nearest", "linear", "cubic"):
+            raise ParameterError(f"ONNX options (coordinate_transformation_mode, nearest_mode, cubic_coeff_a, "
+                                 f"exclude_outside, roi, keep_aspect_ratio_policy) apply to modes 'nearest', "
+                                 f"'linear' and 'cubic'; got mode={mode!r} for {op}.")
+        if policy != "stretch" and size is not None:
+            scale = min(scales) if policy == "not_larger" else max(scales)
+            scales = (scale,) * nd
+            outs = tuple(int(scale * i + 0.5) for i in in_spatial)
+        _check_out(outs, op, size, scale_factor, in_spatial)
+        tables = _onnx_tables(op, kind, in_spatial, outs, scales, align_corners, antialias, ctm, nearest_mode,
+                              cubic_coeff_a, bool(exclude_outside), roi, extrapolation_value)
+        return ResampleSpec(op, kind, True, tuple(in_spatial), outs, tables)
+    _check_out(outs, op, size, scale_factor, in_spatial)
+    if mode in ("nearest", "area", "nearest-exact", "cubic"):
+        if mode == "cubic":
+            raise ParameterError(f"mode='cubic' is ONNX's name: pass an ONNX option (e.g. "
+                                 f"coordinate_transformation_mode) or use mode='bicubic' for {op}.")
+        if align_corners is not None:
+            raise ParameterError(f"`align_corners` can only be set with the interpolating modes linear, bilinear, "
+                                 f"bicubic and trilinear; got align_corners={align_corners!r} with mode={mode!r} for {op}.")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ParameterError(f"`antialias=True` needs mode 'bilinear' or 'bicubic' (as in PyTorch); "
+                             f"got mode={mode!r} for {op}.")
+    if mode == "area":  # PyTorch always recomputes the size: adaptive average pooling
+        return ResampleSpec(op, "area", False, tuple(in_spatial), outs, ())
+    # PyTorch passes the user's scale factors to its kernels unless they are recomputed
+    passed = (None,) * nd if recompute_scale_factor else given
+    kind = {"nearest": "nearest", "nearest-exact": "nearest-exact", "bicubic": "cubic"}.get(mode, "linear")
+    tables = tuple(torch_axis_table(kind, i, o, s, bool(align_corners), bool(antialias), np.dtype(dtype).str)
+                   for i, o, s in zip(in_spatial, outs, passed))
+    return ResampleSpec(op, "nearest" if kind.startswith("nearest") else kind, False, tuple(in_spatial), outs, tables)
+
+
+def _check_out(outs, op, size, scale_factor, in_spatial):
+    if any(o < 1 or o > MAX_EXTENT for o in outs):
+        raise ParameterError(f"output size would be {outs} for {op} on spatial input {tuple(in_spatial)} with "
+                             f"size={size!r}, scale_factor={scale_factor!r}; every size must be between 1 and {MAX_EXTENT}.")
+
+
+def _table(idx, weight, fill=None, gather=False, size=-1):
+    """An :class:`AxisTable` from a dense ``(out, taps)`` index/weight pair (``size``: input cells,
+    given where the table may be the identity)."""
+    out, taps = idx.shape
+    fill = np.zeros(out) if fill is None else fill
+    identity = bool(out == size and taps == 1 and gather and np.array_equal(idx[:, 0], np.arange(out))
+                    and not fill.any())
+    for a in (idx, weight, fill):
+        a.setflags(write=False)
+    ptr = np.arange(out + 1, dtype=np.int64) * taps
+    return AxisTable(ptr, np.ascontiguousarray(idx.reshape(-1), dtype=np.int64), weight.reshape(-1).astype(np.float64),
+                     fill, gather, identity)
+
+
+def _compress(idx, weight, valid, fill, gather=False):
+    """CSR table from dense taps, keeping only the ``valid`` ones (rows with none take ``fill``)."""
+    ptr = np.concatenate([[0], np.cumsum(valid.sum(axis=1))]).astype(np.int64)
+    return AxisTable(ptr, idx[valid].astype(np.int64), weight[valid].astype(np.float64), fill, gather, False)
+
+
+def _cubic(t, a):
+    """Keys' cubic convolution weights of the 4 taps around a point at fraction ``t`` (PyTorch's and
+    ONNX's polynomials), in the dtype of ``t``."""
+    one = t.dtype.type(1)
+    a = t.dtype.type(a)
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + one
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return np.stack([far(t + one), near(t), near(one - t), far((one - t) + one)], axis=-1)
+
+
+def _aa_filter(kind, x):
+    x = np.abs(x)
+    if kind == "linear":
+        return np.clip(1 - x, 0, 1).astype(x.dtype)
+    a = x.dtype.type(-0.5)
+    w = np.where(x < 1, ((a + 2) * x - (a + 3)) * x * x + 1, ((a * x - 5 * a) * x + 8 * a) * x - 4 * a)
+    return np.where(x < 2, w, 0).astype(x.dtype)
+
+
+@functools.lru_cache(maxsize=1024)
+def torch_axis_table(kind, size, out, scale_factor, align_corners, antialias, dtype):
+    """PyTorch's CPU source indices and weights along one axis (``kind``: "nearest",
+    "nearest-exact", "linear" or "cubic"); arithmetic in ``dtype`` as PyTorch's ``opmath``."""
+    o = np.arange(out, dtype=np.int64)
+    if kind.startswith("nearest"):
+        # nearest always computes in float32: floorf(o * scale) or floorf((o + 0.5) * scale)
+        f32 = np.float32
+        scale = f32(1.0 / scale_factor) if scale_factor is not None and scale_factor > 0 else f32(size) / f32(out)
+        if kind == "nearest":
+            if out == size:
+                src = o
+            elif out == 2 * size:
+                src = o >> 1
+            else:
+                src = np.floor(o.astype(f32) * scale).astype(np.int64)
+        else:
+            src = np.floor(((o + 0.5) * np.float64(scale)).astype(f32)).astype(np.int64)
+        idx = np.minimum(src, size - 1)[:, None]
+        return _table(idx, np.ones(idx.shape), gather=True, size=size)
+    T = np.dtype(dtype).type
+    if align_corners:
+        scale = T(size - 1) / T(out - 1) if out > 1 else T(0)
+    elif scale_factor is not None and scale_factor > 0:
+        scale = T(1.0 / scale_factor)
+    else:
+        scale = T(size) / T(out)
+    if antialias:
+        return _torch_aa_table(kind, size, out, scale, T)
+    of = o.astype(T)
+    src = scale * of if align_corners else scale * (of + T(0.5)) - T(0.5)
+    if kind == "linear":
+        if out == size:  # PyTorch copies the axis unchanged
+            return _table(o[:, None], np.ones((out, 1)), gather=True, size=size)
+        src = src if align_corners else np.maximum(src, T(0))
+        i0 = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), size - 1)  # floorf, as PyTorch
+        lam1 = np.minimum(np.maximum(src - i0.astype(T), T(0)), T(1))
+        i1 = i0 + (i0 < size - 1)
+        return _table(np.stack([i0, i1], axis=1), np.stack([T(1) - lam1, lam1], axis=1))
+    i0 = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), size - 1)
+    t = np.minimum(np.maximum(src - i0.astype(T), T(0)), T(1))
+    idx = np.clip(i0[:, None] - 1 + np.arange(4), 0, size - 1)
+    return _table(idx, _cubic(t.astype(T), -0.75))
+
+
+def _torch_aa_table(kind, size, out, scale, T):
+    """PyTorch's antialiased (separable, normalised) filter: triangle for linear, cubic a=-0.5."""
+    interp = 2 if kind == "linear" else 4
+    support = T(interp * 0.5) * scale if scale >= 1 else T(interp * 0.5)
+    invscale = T(1) / scale if scale >= 1 else T(1)
+    center = scale * (np.arange(out).astype(T) + T(0.5))
+    xmin = np.maximum(np.trunc(center - support + T(0.5)).astype(np.int64), 0)
+    xmax = np.minimum(np.trunc(center + support + T(0.5)).astype(np.int64), size)
+    taps = max(int((xmax - xmin).max()), 1)
+    j = xmin[:, None] + np.arange(taps)
+    valid = j < xmax[:, None]
+    w = np.where(valid, _aa_filter(kind, ((j.astype(T) - center[:, None]) + T(0.5)) * invscale), T(0)).astype(T)
+    total = w.sum(axis=1, dtype=T)
+    w = np.where(total[:, None] != 0, w / np.where(total == 0, T(1), total)[:, None], w).astype(T)
+    return _compress(np.minimum(j, size - 1), w, valid, np.zeros(out))
+
+
+def _onnx_tables(op, kind, in_spatial, outs, scales, align_corners, antialias, ctm, nearest_mode, cubic_coeff_a,
+                 exclude_outside, roi, extrapolation_value):
+    nd = len(in_spatial)
+    if ctm is None:
+        ctm = "half_pixel" if align_corners is None else ("align_corners" if align_corners else "pytorch_half_pixel")
+    ctm = _check_choice("coordinate_transformation_mode", ctm, ONNX_COORDINATE_MODES, op)
+    if align_corners is not None and (ctm == "align_corners") != bool(align_corners):
+        raise ParameterError(f"`align_corners={align_corners!r}` contradicts coordinate_transformation_mode={ctm!r} "
+                             f"for {op}; pass only one of them.")
+    if nearest_mode is not None and kind != "nearest":
+        raise ParameterError(f"`nearest_mode` applies to mode 'nearest' only; got nearest_mode={nearest_mode!r} "
+                             f"with mode={kind!r} for {op}.")
+    nearest_mode = _check_choice("nearest_mode", "round_prefer_floor" if nearest_mode is None else nearest_mode,
+                                 ONNX_NEAREST_MODES, op)
+    if cubic_coeff_a is None:
+        cubic_coeff_a = -0.75
+    if not isinstance(cubic_coeff_a, (int, float, np.integer, np.floating)) or isinstance(cubic_coeff_a, bool) \
+            or not np.isfinite(cubic_coeff_a):
+        raise ParameterError(f"`cubic_coeff_a` must be a finite number; got cubic_coeff_a={cubic_coeff_a!r} for {op}.")
+    if antialias and kind == "nearest":
+        raise ParameterError(f"`antialias=True` needs mode 'linear' or 'cubic' with ONNX options; got mode='nearest' for {op}.")
+    if not isinstance(extrapolation_value, (int, float, np.integer, np.floating)) or isinstance(extrapolation_value, bool):
+        raise ParameterError(f"`extrapolation_value` must be a number; got extrapolation_value={extrapolation_value!r} for {op}.")
+    if ctm == "tf_crop_and_resize":
+        try:
+            box = tuple(float(v) for v in roi)
+        except (TypeError, ValueError):
+            box = ()
+        if len(box) != 2 * nd or not all(np.isfinite(box)):
+            raise ParameterError(f"coordinate_transformation_mode='tf_crop_and_resize' needs `roi` = {2 * nd} finite "
+                                 f"numbers (starts of the {nd} spatial axes, then their ends, as fractions of the "
+                                 f"input); got roi={roi!r} for {op}.")
+        boxes = [(box[a], box[nd + a]) for a in range(nd)]
+    elif roi is not None:
+        raise ParameterError(f"`roi` applies only to coordinate_transformation_mode='tf_crop_and_resize'; "
+                             f"got roi={roi!r} with {ctm!r} for {op}.")
+    else:
+        boxes = [None] * nd
+    return tuple(
+        onnx_axis_table(kind, size, out, float(scale), ctm, nearest_mode, float(cubic_coeff_a), bool(exclude_outside),
+                        bool(antialias), box, float(extrapolation_value))
+        for size, out, scale, box in zip(in_spatial, outs, scales, boxes))
+
+
+@functools.lru_cache(maxsize=1024)
+def onnx_axis_table(kind, size, out, scale, ctm, nearest_mode, a, exclude_outside, antialias, box, extrapolation):
+    """ONNX Resize's source taps along one axis (float64 throughout, as its reference)."""
+    y = np.arange(out, dtype=np.float64)
+    fill = np.zeros(out)
+    if np.isclose(scale, 1.0) and out == size and (box is None or (np.isclose(box[0], 0) and np.isclose(box[1], 1))):
+        return _table(np.arange(out, dtype=np.int64)[:, None], np.ones((out, 1)), gather=True, size=size)  # ONNX skips it
+    width = scale * size
+    if ctm == "align_corners":
+        x = np.zeros(out) if width == 1 else y * (size - 1) / (width - 1)
+    elif ctm == "asymmetric":
+        x = y / scale
+    elif ctm == "tf_crop_and_resize":
+        x = np.full(out, (box[1] - box[0]) * (size - 1) / 2) if width == 1 else \
+            y * (box[1] - box[0]) * (size - 1) / (width - 1)
+        x = x + box[0] * (size - 1)
+    elif ctm == "pytorch_half_pixel":
+        x = np.full(out, -0.5) if width == 1 else (y + 0.5) / scale - 0.5
+    elif ctm == "half_pixel":
+        x = (y + 0.5) / scale - 0.5
+    else:  # half_pixel_symmetric
+        x = size / 2 * (1 - out / width) + (y + 0.5) / scale - 0.5
+    outside = (x < 0) | (x > size - 1) if ctm == "tf_crop_and_resize" else np.zeros(out, dtype=bool)
+    fill = np.where(outside, extrapolation, 0.0)
+    base = np.floor(x).astype(np.int64)
+    whole = x == base
+    ratio = np.where(whole, 1.0, x - base)  # in (0, 1]: a whole coordinate is the right end of its pair
+    if kind == "nearest":
+        up = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5,
+              "floor": np.zeros(out, bool), "ceil": np.ones(out, bool)}[nearest_mode]
+        src = np.where(whole, x.astype(np.int64), base + up)
+        valid = ~outside & ((src >= 0) & (src < size) if exclude_outside else True)
+        idx = np.clip(src, 0, size - 1)[:, None]
+        if valid.all():
+            return _table(idx, np.ones((out, 1)), gather=True, size=size)
+        return _compress(idx, np.ones((out, 1)), valid[:, None], fill, gather=True)
+    if antialias:
+        s = min(scale, 1.0)
+        first = int(np.floor((-1 if kind == "linear" else -2) / s) + 1)
+        taps = np.arange(first, 2 - first)  # offsets from the pair's right end
+        args = (taps[None, :] - ratio[:, None]) * s
+        w = np.clip(1 - np.abs(args), 0, 1) if kind == "linear" else _keys_abs(args, a)
+        w = w / w.sum(axis=1, keepdims=True)
+    elif kind == "linear":
+        taps = np.arange(0, 2)
+        w = np.stack([1 - ratio, ratio], axis=1)
+    else:
+        taps = np.arange(-1, 3)
+        w = _cubic(ratio, a)
+    # taps are counted from the cell left of x (``base``, or x - 1 when x is whole)
+    left = np.where(whole, x.astype(np.int64) - 1, base)
+    src = left[:, None] + taps[None, :]
+    if exclude_outside:
+        w = np.where((src < 0) | (src >= size), 0.0, w)
+        total = w.sum(axis=1, keepdims=True)
+        w = w / np.where(total == 0, 1.0, total)
+    valid = np.broadcast_to(~outside[:, None], src.shape)
+    return _compress(np.clip(src, 0, size - 1), w, valid, fill)
+
+
+def _keys_abs(x, a):
+    """Keys' cubic kernel of ``|x|`` with coefficient ``a`` (0 beyond 2), as ONNX's antialias filter."""
+    x = np.abs(x)
+    near = (a + 2) * x**3 - (a + 3) * x**2 + 1
+    far = a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a
+    return np.where(x <= 1, near, np.where(x < 2, far, 0.0))

@@ -13,7 +13,7 @@ import numpy as np
 from . import _params
 from ._checks import as_array, check_bool, check_nonempty_spatial, check_shape, kernel_dtype, lowest
 from ._errors import DTypeError, ParameterError
-from ._layout import plan_view
+from ._layout import View, plan_view
 from .kernels import avgpool, maxpool
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
     "global_max_pool", "global_max_pool_backward", "global_avg_pool", "global_avg_pool_backward",
     "lp_pool1d", "lp_pool2d", "lp_pool3d", "lp_pool1d_backward", "lp_pool2d_backward", "lp_pool3d_backward",
     "leaky_relu", "leaky_relu_backward", "relu6", "relu6_backward",
+    "fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_backward",
+    "fractional_max_pool3d_backward",
 ]
 
 
@@ -824,6 +826,168 @@ def global_avg_pool_backward(grad_output, x, keepdims=False, layout="channels_fi
     nd = _global_rank(x, op)
     g = _keep_spatial(grad_output, np.asarray(x), nd, layout, check_bool("keepdims", keepdims, op), op)
     return _run_avg_backward(_adaptive_call(op, nd, x, 1, layout, "f"), g, False, 0, chain=True)
+
+
+# ---------------------------------------------------------------------------------------
+# fractional max pooling
+
+
+def _fractional_setup(nd, x, kernel_size, output_size, output_ratio, random_samples, seed, layout, op, kinds):
+    """Validate a fractional call; return (call on channels-first memory, per-plane window tables)."""
+    a = as_array(x, op, kinds=kinds)
+    layout = _params.normalize_layout(layout, op)
+    view = plan_view(a, nd, layout, op)
+    view = View(view.layout, view.nd, view.batched, "cf")  # windows vary per plane: plane-major memory
+    spatial = view.spatial_shape(a.shape)
+    check_nonempty_spatial(spatial, a.shape, op)
+    kernel = _params.int_tuple("kernel_size", kernel_size, nd, op, 1)
+    outs = _params.fractional_output_size(op, spatial, kernel, output_size, output_ratio)
+    n, c = view.kernel_shape(a.shape)[:2]
+    acc = kernel_dtype(a.dtype) if a.dtype.kind == "f" else np.dtype(np.float32)
+    if random_samples is None:
+        samples = np.random.default_rng(seed).random((n, c, nd)).astype(acc)
+    else:
+        if seed is not None:
+            raise ParameterError(f"give `random_samples` or `seed` to {op}, not both.")
+        samples = as_array(random_samples, op, name="random_samples", kinds="f").astype(acc)
+        if samples.shape in ((c, nd),) and not view.batched:
+            samples = samples[None]
+        if samples.shape != (n, c, nd):
+            raise ParameterError(
+                f"`random_samples` must have shape {(n, c, nd)} (batch, channels, one per spatial dim) for {op}; "
+                f"got {samples.shape}."
+            )
+        if not ((samples >= 0) & (samples < 1)).all():
+            raise ParameterError(f"`random_samples` must lie in [0, 1) for {op}.")
+    # PyTorch's order of samples: 2-D (W, H), 3-D (D, H, W)
+    order = (1, 0) if nd == 2 else (0, 1, 2)
+    lift = 3 - nd
+    sizes, kernels, outs3 = (1,) * lift + spatial, (1,) * lift + kernel, (1,) * lift + outs
+    tables = []
+    for axis in range(3):
+        planes = n * c
+        if axis < lift:
+            starts = np.zeros((planes, 1), dtype=np.int64)
+        else:
+            u = samples[:, :, order[axis - lift]].reshape(planes)
+            starts = _params.fractional_starts(u, sizes[axis], outs3[axis], kernels[axis], acc)
+        table = np.empty((planes, 3, outs3[axis]), dtype=np.int64)
+        table[:, 0], table[:, 1], table[:, 2] = starts, kernels[axis], kernels[axis]
+        tables.append(table)
+    spec = _params.AdaptiveSpec(op, spatial, outs)  # only its output size is read by _Call's users here
+    call = _Call.__new__(_Call)
+    call.op, call.x, call.layout, call.view, call.spec = op, a, layout, view, spec
+    call.out_shape = call._with_spatial(outs)
+    return call, tables
+
+
+def _fractional_forward(nd, x, kernel_size, output_size, output_ratio, return_indices, random_samples, seed, layout):
+    op = f"fractional_max_pool{nd}d"
+    call, (td, th, tw) = _fractional_setup(nd, x, kernel_size, output_size, output_ratio, random_samples, seed,
+                                           layout, op, "biuf")
+    want = check_bool("return_indices", return_indices, op)
+    xk = call.kernel_input()
+    out, outk = call.view.empty(call.out_shape, xk.dtype)
+    idx, idxk = call.view.empty(call.out_shape, np.int64)
+    maxpool.fractional_cf(xk, outk, idxk, td, th, tw, lowest(xk.dtype))
+    out = _finish(call, out, call.x.dtype)
+    return (out, idx) if want else out
+
+
+def _fractional_backward(nd, grad_output, x, kernel_size, output_size, output_ratio, return_indices, random_samples,
+                         seed, layout, indices):
+    op = f"fractional_max_pool{nd}d_backward"
+    check_bool("return_indices", return_indices, op)
+    if indices is None:
+        if random_samples is None and seed is None:
+            raise ParameterError(
+                f"{op} needs the forward's windows: pass `indices`, or the same `random_samples` or `seed`."
+            )
+        _, indices = _fractional_forward(nd, x, kernel_size, output_size, output_ratio, True, random_samples, seed,
+                                         layout)
+    call, _ = _fractional_setup(nd, x, kernel_size, output_size, output_ratio, random_samples, seed, layout, op,
+                                "iuf")
+    return _run_max_backward(call, grad_output, indices)
+
+
+_FRACTIONAL_DOC = """{nd}-D fractional max pooling (Graham, 2014), PyTorch's ``fractional_max_pool{nd}d``.
+
+    Windows of size ``kernel_size`` start at pseudo-random, increasing positions so that the
+    output has any size between 1 and ``L - kernel_size + 1``.  Given the same
+    ``random_samples`` the output and indices are bit for bit PyTorch's.
+
+    Per axis, with ``u`` the plane's sample for that axis and ``alpha = (L - k) / (O - 1)``
+    (computed in the input's float dtype), window ``i < O - 1`` starts at
+    ``int((i + u) * alpha) - int(u * alpha)`` and the last at ``L - k``.
+
+    Parameters
+    ----------
+    x : ndarray
+        Input, batched or unbatched; never modified.
+    kernel_size : int or tuple of {nd} ints
+    output_size : int or tuple of {nd} ints, optional
+    output_ratio : float or tuple of {nd} floats in (0, 1), optional
+        ``O = int(L * output_ratio)``; give exactly one of ``output_size`` and ``output_ratio``.
+    return_indices : bool, default False
+        Also return PyTorch-format (per-plane flat) int64 indices.
+    random_samples : ndarray of shape (N, C, {nd}), optional
+        One sample in [0, 1) per plane and spatial dim, in PyTorch's order ({order}).
+    seed : int, optional
+        Seed for drawing ``random_samples`` with ``numpy.random.default_rng`` (reproducible
+        runs); without either, fresh samples are drawn.
+    layout : {{"channels_first", "channels_last"}}
+
+    Returns
+    -------
+    out : ndarray, same dtype as ``x`` (and ``indices`` with ``return_indices=True``)
+
+    Notes
+    -----
+    The max rule, ties and NaN follow :func:`max_pool{nd}d`, and integer and bool inputs
+    are accepted (PyTorch takes floats only).  PyTorch's 3-D version refuses
+    ``output + kernel_size - 1 == L`` (its 2-D version accepts it); numpool accepts it in both.
+    The result is computed in channels-first memory whatever the input's.  ``fractional_max_pool{nd}d_backward`` needs
+    the forward's windows: ``indices=``, or the same ``random_samples`` or ``seed``.
+
+    Examples
+    --------
+{example}
+"""
+
+_FRACTIONAL_EXAMPLES = {
+    2: """    >>> import numpy as np, numpool
+    >>> x = np.arange(25.).reshape(1, 1, 5, 5)
+    >>> numpool.fractional_max_pool2d(x, 2, output_size=3, random_samples=np.full((1, 1, 2), 0.5))
+    array([[[[ 6.,  8.,  9.],
+             [16., 18., 19.],
+             [21., 23., 24.]]]])""",
+    3: """    >>> import numpy as np, numpool
+    >>> x = np.arange(27.).reshape(1, 1, 3, 3, 3)
+    >>> numpool.fractional_max_pool3d(x, 2, output_size=2, random_samples=np.full((1, 1, 3), 0.5))[0, 0, 0]
+    array([[13., 14.],
+           [16., 17.]])""",
+}
+
+
+def _make_fractional(nd):
+    def forward(x, kernel_size, output_size=None, output_ratio=None, return_indices=False, random_samples=None,
+                seed=None, layout="channels_first"):
+        return _fractional_forward(nd, x, kernel_size, output_size, output_ratio, return_indices, random_samples,
+                                   seed, layout)
+
+    def backward(grad_output, x, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 random_samples=None, seed=None, layout="channels_first", indices=None):
+        return _fractional_backward(nd, grad_output, x, kernel_size, output_size, output_ratio, return_indices,
+                                    random_samples, seed, layout, indices)
+
+    name = f"fractional_max_pool{nd}d"
+    extra = "Each output gradient goes to its window's argmax."
+    doc = _FRACTIONAL_DOC.format(nd=nd, order="W, H" if nd == 2 else "D, H, W", example=_FRACTIONAL_EXAMPLES[nd])
+    return (_named(forward, name, doc), _named(backward, name + "_backward", _BACKWARD_DOC.format(name=name, extra=extra)))
+
+
+fractional_max_pool2d, fractional_max_pool2d_backward = _make_fractional(2)
+fractional_max_pool3d, fractional_max_pool3d_backward = _make_fractional(3)
 
 
 # ---------------------------------------------------------------------------------------

@@ -54,6 +54,14 @@ def split_row(r, OD, OH):
 
 
 @njit(**_opts)
+def split_channel_block(t, nblocks, block, C):
+    """Task ``t`` of the channels-last scatters, over (n, block of ``block`` channels) pairs
+    -> (n, first channel, stop channel)."""
+    c0 = (t % nblocks) * block
+    return t // nblocks, c0, min(c0 + block, C)
+
+
+@njit(**_opts)
 def phase_scratch(W, wgeom, dtype):
     """Scratch for :func:`phases` of a W-wide row at the stride in ``wgeom``."""
     return np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=dtype)

@@ -136,3 +136,24 @@ def scatter_add_cl(g, idx, gx, block):
                 i = idx[n, j, c]
                 if i >= 0:
                     gx[n, i, c] += g[n, j, c]
+
+
+@njit(**_opts)
+def fractional_cf(x, out, idx, tabs_d, tabs_h, tabs_w, lowest):
+    """Max pooling with a window table per plane (fractional max pooling), channels-first.
+
+    ``tabs_*`` are (N*C, 3, O) arrays: each plane's windows, every one wholly inside.
+    """
+    N, C, D, H, W = x.shape
+    OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    idxf = idx.reshape(-1)
+    dil = np.ones(3, dtype=np.int64)
+    wgeom = np.array([1, 0, 0, 1, 0, 0], dtype=np.int64)  # no interior path: every window from the table
+    for p in prange(N * C):
+        ph = phase_scratch(W, wgeom, x.dtype)
+        for od in range(OD):
+            for oh in range(OH):
+                argmax_row_cf(xf, p * D * H * W, H, W, of, idxf, ((p * OD + od) * OH + oh) * OW, od, oh,
+                              tabs_d[p], tabs_h[p], tabs_w[p], dil, wgeom, lowest, True, ph)
