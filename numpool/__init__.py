@@ -6,6 +6,7 @@ framework convention it documents; see ``docs/semantics.md`` for every rule.
 
 from ._errors import DTypeError, NumpoolError, ParameterError
 from .functional import (
+    convert_indices,
     adaptive_avg_pool1d,
     adaptive_avg_pool1d_backward,
     adaptive_avg_pool2d,
@@ -66,6 +67,6 @@ __all__ = [
     "global_avg_pool", "global_avg_pool_backward", "global_max_pool", "global_max_pool_backward",
     "leaky_relu", "leaky_relu_backward", "relu6", "relu6_backward",
     "fractional_max_pool2d", "fractional_max_pool2d_backward", "fractional_max_pool3d",
-    "fractional_max_pool3d_backward",
+    "fractional_max_pool3d_backward", "convert_indices",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward", "lp_pool3d", "lp_pool3d_backward",
 ]

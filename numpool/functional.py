@@ -30,7 +30,7 @@ __all__ = [
     "lp_pool1d", "lp_pool2d", "lp_pool3d", "lp_pool1d_backward", "lp_pool2d_backward", "lp_pool3d_backward",
     "leaky_relu", "leaky_relu_backward", "relu6", "relu6_backward",
     "fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_backward",
-    "fractional_max_pool3d_backward",
+    "fractional_max_pool3d_backward", "convert_indices",
 ]
 
 
@@ -1065,6 +1065,97 @@ def max_pool_with_argmax(x, kernel_size, stride=None, padding="valid", include_b
     tf_idx[plane_idx < 0] = -1  # a window wholly in padding has no argmax
     tf_idx = tf_idx if call.view.batched else tf_idx[0]
     return out, tf_idx
+
+
+# ---------------------------------------------------------------------------------------
+# index formats
+
+INDEX_FORMATS = ("pytorch", "onnx", "tensorflow")
+
+
+def convert_indices(indices, input_shape, to, layout="channels_first", storage_order=0,
+                    include_batch_in_index=False):
+    """Convert max-pooling indices from numpool's (PyTorch's) format to ONNX's or TensorFlow's.
+
+    numpool's ``return_indices=True`` gives PyTorch's flat index ``p`` within each (n, c)
+    plane's spatial dims (row-major, e.g. ``h * W + w``).  The other conventions:
+
+    - ``to="onnx"``: ONNX ``MaxPool``'s ``Indices``, flat over the whole channels-first tensor,
+      ``(n * C + c) * prod(spatial) + q`` where ``q`` is ``p`` with ``storage_order=0``
+      (row-major) or the column-major index ``h + w * H (+ d * H * W)`` with
+      ``storage_order=1``;
+    - ``to="tensorflow"``: ``tf.nn.max_pool_with_argmax``'s ``p * C + c``, plus
+      ``n * prod(spatial) * C`` with ``include_batch_in_index=True``;
+    - ``to="pytorch"``: unchanged (a copy).
+
+    ``-1`` (a window wholly in padding) stays ``-1``.
+
+    Parameters
+    ----------
+    indices : ndarray of int
+        Indices as returned with ``return_indices=True``, batched, in ``layout``.
+    input_shape : tuple of int
+        Shape of the pooled input (batched, in ``layout``).
+    to : {"pytorch", "onnx", "tensorflow"}
+    layout : {"channels_first", "channels_last"}
+    storage_order : {0, 1}
+        For ``to="onnx"``.
+    include_batch_in_index : bool
+        For ``to="tensorflow"``.
+
+    Returns
+    -------
+    ndarray of int64, the shape of ``indices``
+
+    Examples
+    --------
+    >>> import numpy as np, numpool
+    >>> x = np.arange(32.).reshape(2, 1, 4, 4)
+    >>> _, idx = numpool.max_pool2d(x, 2, return_indices=True)
+    >>> numpool.convert_indices(idx, x.shape, "onnx")[1, 0]
+    array([[21, 23],
+           [29, 31]])
+    >>> numpool.convert_indices(idx, x.shape, "onnx", storage_order=1)[0, 0]
+    array([[ 5, 13],
+           [ 7, 15]])
+    """
+    op = "convert_indices"
+    idx = as_array(indices, op, name="indices", kinds="iu").astype(np.int64)
+    layout = _params.normalize_layout(layout, op)
+    if to not in INDEX_FORMATS:
+        raise ParameterError(f"`to` must be one of {INDEX_FORMATS}; got to={to!r} for {op}.")
+    shape = tuple(int(v) for v in input_shape)
+    if len(shape) not in (3, 4, 5) or idx.ndim != len(shape):
+        raise ParameterError(
+            f"`input_shape` must be a batched shape with 1 to 3 spatial dims and as many dims as `indices`; "
+            f"got input_shape={tuple(input_shape)!r} and indices of shape {idx.shape} for {op}."
+        )
+    if storage_order not in (0, 1):
+        raise ParameterError(f"`storage_order` must be 0 or 1; got storage_order={storage_order!r} for {op}.")
+    with_batch = check_bool("include_batch_in_index", include_batch_in_index, op)
+    # work channels-first: (N, C, *out_spatial)
+    cf = idx if layout == "channels_first" else np.moveaxis(idx, -1, 1)
+    spatial = shape[2:] if layout == "channels_first" else shape[1:-1]
+    n, c = cf.shape[:2]
+    cells = int(np.prod(spatial))
+    if cf.size and (cf.min() < -1 or cf.max() >= cells):
+        raise ParameterError(f"`indices` must lie in [-1, {cells}) for input spatial shape {spatial} in {op}.")
+    missing = cf < 0
+    if to == "pytorch":
+        out = cf.copy()
+    elif to == "onnx":
+        q = cf
+        if storage_order == 1:
+            coords = np.unravel_index(np.where(missing, 0, cf), spatial)
+            q = np.ravel_multi_index(coords, spatial, order="F")
+        planes = (np.arange(n)[:, None] * c + np.arange(c)[None, :]).reshape((n, c) + (1,) * (cf.ndim - 2))
+        out = planes * cells + q
+    else:
+        out = cf * c + np.arange(c).reshape((1, c) + (1,) * (cf.ndim - 2))
+        if with_batch:
+            out = out + (np.arange(n) * cells * c).reshape((n, 1) + (1,) * (cf.ndim - 2))
+    out = np.where(missing, -1, out).astype(np.int64)
+    return out if layout == "channels_first" else np.moveaxis(out, 1, -1)
 
 
 # ---------------------------------------------------------------------------------------
