@@ -98,23 +98,14 @@ def _window(node, nd):
     return kernel, stride, padding, dilation, bool(node.get("ceil_mode", 0))
 
 
-def _to_onnx_indices(idx, spatial, storage_order):
-    """PyTorch's per-plane indices -> ONNX MaxPool's: flat over the whole N*C*spatial tensor,
-    row-major (storage_order 0) or column-major within each plane (storage_order 1)."""
-    n, c = idx.shape[:2]
-    cells = int(np.prod(spatial))
-    if storage_order:
-        idx = np.ravel_multi_index(np.unravel_index(idx, spatial), spatial, order="F")
-    planes = np.arange(n * c, dtype=np.int64).reshape((n, c) + (1,) * len(spatial))
-    return idx + planes * cells
-
-
 def max_pool(node):
     x = node.inputs[0]
     nd = x.ndim - 2
     kernel, stride, padding, dilation, ceil_mode = _window(node, nd)
     out, idx = _numpool(f"max_pool{nd}d")(x, kernel, stride, padding, dilation, ceil_mode, return_indices=True)
-    return [out, _to_onnx_indices(idx, x.shape[2:], node.get("storage_order", 0))]
+    # ONNX's Indices count over the whole tensor (row- or column-major planes)
+    convert = _numpool("convert_indices")
+    return [out, convert(idx, x.shape, "onnx", storage_order=node.get("storage_order", 0))]
 
 
 def average_pool(node):
