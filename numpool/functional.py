@@ -797,8 +797,9 @@ def global_max_pool_backward(grad_output, x, keepdims=False, layout="channels_fi
 def global_avg_pool(x, keepdims=False, layout="channels_first"):
     """Mean over all spatial dims of a batched input (1, 2 or 3 spatial dims).
 
-    The same as ``adaptive_avg_pool{n}d(x, 1)``: summed in row-major order in float32
-    (float16, float32) or float64, then divided by each spatial size in turn.  Returns
+    The mean of each (n, c) plane in float32 (float16, float32 input) or float64.  In
+    channels-first memory the sum is vectorised (its order is not row-major), as PyTorch's
+    own ``mean()`` is for this case; results equal PyTorch's to float rounding.  Returns
     ``(N, C)``, or keeps size-1 spatial dims with ``keepdims=True`` (Keras'
     ``GlobalAveragePooling*D``, ONNX's ``GlobalAveragePool``).
 
@@ -816,7 +817,16 @@ def global_avg_pool(x, keepdims=False, layout="channels_first"):
     layout = _params.normalize_layout(layout, op)
     nd = _global_rank(x, op)
     keep = check_bool("keepdims", keepdims, op)
-    return _drop_spatial(_run_avg(_adaptive_call(op, nd, x, 1, layout, "f"), False, 0, chain=True), nd, layout, keep)
+    call = _adaptive_call(op, nd, x, 1, layout, "f")
+    if call.cf:
+        xk = call.kernel_input()
+        planes = xk.reshape(xk.shape[0] * xk.shape[1], -1)
+        out, outk = call.view.empty(call.out_shape, xk.dtype)
+        avgpool.plane_mean(planes, outk.reshape(-1), xk.dtype.type(0))
+        out = _finish(call, out, call.x.dtype)
+    else:
+        out = _run_avg(call, False, 0, chain=True)
+    return _drop_spatial(out, nd, layout, keep)
 
 
 def global_avg_pool_backward(grad_output, x, keepdims=False, layout="channels_first"):
