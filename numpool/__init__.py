@@ -53,6 +53,14 @@ from .functional import (
     relu6_backward,
     relu_backward,
 )
+from .unpool import (
+    max_unpool1d,
+    max_unpool1d_backward,
+    max_unpool2d,
+    max_unpool2d_backward,
+    max_unpool3d,
+    max_unpool3d_backward,
+)
 
 __version__ = "0.1.0"
 
@@ -68,5 +76,7 @@ __all__ = [
     "leaky_relu", "leaky_relu_backward", "relu6", "relu6_backward",
     "fractional_max_pool2d", "fractional_max_pool2d_backward", "fractional_max_pool3d",
     "fractional_max_pool3d_backward", "convert_indices",
+    "max_unpool1d", "max_unpool1d_backward", "max_unpool2d", "max_unpool2d_backward",
+    "max_unpool3d", "max_unpool3d_backward",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward", "lp_pool3d", "lp_pool3d_backward",
 ]
