@@ -69,10 +69,21 @@ class Op:
     torch_kwargs: Callable  # case -> extra keyword arguments of the torch forward
     backward_reads_input: bool
     has_indices: bool
+    numpool_kwargs: Callable = None  # case -> keyword arguments of both calls (default: the window)
+    extra_inputs: Callable = None  # (case, x, layout) -> (numpool args, torch args) after x, forward only
 
 
-def _torch_window(case):
-    return case.kernel, case.stride, case.padding
+def _unpool_inputs(case, x, layout):
+    """Indices of a 2x2 max pool whose output is ``x``'s shape, for max_unpool."""
+    big = np.repeat(np.repeat(_from_layout(x, layout), 2, axis=-1), 2, axis=-2)
+    big = big + np.random.default_rng(0).random(big.shape, dtype=np.float32)
+    _, idx = getattr(numpool, f"max_pool{case.nd}d")(np.ascontiguousarray(_to_layout(big, layout)), 2,
+                                                     return_indices=True, layout=layout)
+    return (idx,), (_tensor(idx, layout),)
+
+
+def _window_kwargs(case):
+    return dict(kernel_size=case.kernel, stride=case.stride, padding=case.padding)
 
 
 OPS = {
@@ -93,6 +104,34 @@ OPS = {
         torch_kwargs=lambda c: {"count_include_pad": True},
         backward_reads_input=False,
         has_indices=False,
+    ),
+    "unpool": Op(
+        numpool="max_unpool{nd}d",
+        torch_forward="max_unpool{nd}d",
+        torch_backward=None,
+        torch_kwargs=lambda c: {"kernel_size": c.kernel},
+        backward_reads_input=False,
+        has_indices=False,
+        numpool_kwargs=lambda c: {"kernel_size": c.kernel},
+        extra_inputs=_unpool_inputs,
+    ),
+    "adaptive_avg": Op(
+        numpool="adaptive_avg_pool{nd}d",
+        torch_forward="adaptive_avg_pool{nd}d",
+        torch_backward=lambda g, x, idx, c: getattr(torch.ops.aten, f"_adaptive_avg_pool{c.nd}d_backward")(g, x),
+        torch_kwargs=lambda c: {"output_size": c.kernel},
+        backward_reads_input=False,
+        has_indices=False,
+        numpool_kwargs=lambda c: {"output_size": c.kernel},
+    ),
+    "global_avg": Op(
+        numpool="global_avg_pool",
+        torch_forward="adaptive_avg_pool{nd}d",
+        torch_backward=lambda g, x, idx, c: getattr(torch.ops.aten, f"_adaptive_avg_pool{c.nd}d_backward")(g, x),
+        torch_kwargs=lambda c: {"output_size": 1},
+        backward_reads_input=False,
+        has_indices=False,
+        numpool_kwargs=lambda c: {"keepdims": True},
     ),
 }
 
@@ -126,6 +165,12 @@ class Case:
 
     @property
     def label(self):
+        if self.op == "adaptive_avg":
+            return f"adaptive avg to {self.kernel}x{self.kernel} {tuple(self.shape)}"
+        if self.op == "global_avg":
+            return f"global avg {tuple(self.shape)}"
+        if self.op == "unpool":
+            return f"max_unpool {self.kernel}x{self.kernel} {tuple(self.shape)}"
         window = "x".join([str(self.kernel)] * self.nd)
         extra = f" s{self.stride}" + (f" p{self.padding}" if self.padding else "")
         return f"{self.op} {window}{extra} {tuple(self.shape)}"
@@ -141,6 +186,9 @@ CASES = [
     Case("max", (32, 64, 112, 112), 2, 2, pass_="backward_indices"),
     Case("max", (32, 64, 112, 112), 3, 2, 1, pass_="backward"),
     Case("max", (32, 64, 112, 112), 3, 2, 1, pass_="backward_indices"),
+    Case("global_avg", (32, 2048, 7, 7), 0, 0),
+    Case("adaptive_avg", (32, 512, 14, 14), 7, 0),  # kernel field: the output size
+    Case("unpool", (32, 64, 56, 56), 2, 2),
 ]
 
 
@@ -239,10 +287,10 @@ def prepare(case, layout, rng):
     """Inputs, both calls and the floor's byte count for one case in one layout; checks
     numpool against torch once."""
     op = OPS[case.op]
-    kw = dict(kernel_size=case.kernel, stride=case.stride, padding=case.padding)
+    kw = (op.numpool_kwargs or _window_kwargs)(case)
     np_forward = getattr(numpool, op.numpool.format(nd=case.nd))
     t_forward = getattr(F, op.torch_forward.format(nd=case.nd))
-    t_kw = dict(kw, **op.torch_kwargs(case))
+    t_kw = dict({} if op.numpool_kwargs else kw, **op.torch_kwargs(case))
 
     x = _to_layout(rng.standard_normal(case.shape, dtype=np.float32), layout)
     xt = _tensor(x, layout)
@@ -250,18 +298,19 @@ def prepare(case, layout, rng):
         fmt = torch.channels_last if case.nd == 2 else torch.channels_last_3d
         assert xt.is_contiguous(memory_format=fmt)
 
+    np_args, t_args = op.extra_inputs(case, x, layout) if op.extra_inputs else ((), ())
     with torch.no_grad():
         if op.has_indices:
             ref, ref_idx = t_forward(xt, return_indices=True, **t_kw)
         else:
-            ref, ref_idx = t_forward(xt, **t_kw), None
+            ref, ref_idx = t_forward(xt, *t_args, **t_kw), None
 
     if case.pass_ == "forward":
-        out = np_forward(x, layout=layout, **kw)
+        out = np_forward(x, *np_args, layout=layout, **kw)
         _check(case, layout, out, ref)
         return Prepared(
-            run_numpool=lambda: np_forward(x, layout=layout, **kw),
-            run_torch=lambda: t_forward(xt, **t_kw),
+            run_numpool=lambda: np_forward(x, *np_args, layout=layout, **kw),
+            run_torch=lambda: t_forward(xt, *t_args, **t_kw),
             floor_bytes=x.nbytes + out.nbytes,
         )
 
