@@ -99,6 +99,26 @@ def phases(xf, r0, W, ph, s, J1):
 
 
 @njit(**_opts)
+def _max_taps(xf, start, count, d, of, at):
+    """``of[at] = max(of[at], xf[start], xf[start + d], ...)`` for one window's taps in order,
+    the running maximum held in a register (Numba cannot prove ``of`` and ``xf`` apart)."""
+    m = of[u8(at)]
+    for t in range(count):
+        v = xf[u8(start + t * d)]
+        m = v if (v > m or v != v) else m
+    of[u8(at)] = m
+
+
+@njit(**_opts)
+def _sum_taps(xf, start, count, d, of, at):
+    """``of[at] += xf[start] + xf[start + d] + ...``, added one tap at a time in order."""
+    acc = of[u8(at)]
+    for t in range(count):
+        acc += xf[u8(start + t * d)]
+    of[u8(at)] = acc
+
+
+@njit(**_opts)
 def max_row_cf(xf, plane0, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, lowest, ph):
     """Maximum of each window of one channels-first output row (values only).
 
@@ -113,10 +133,7 @@ def max_row_cf(xf, plane0, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, lowes
         for b in range(th[1, oh]):
             r0 = plane0 + ((td[0, od] + a * dil[0]) * H + th[0, oh] + b * dil[1]) * W
             for ow in range(0, ow_lo):
-                for t in range(tw[1, ow]):
-                    v = xf[u8(r0 + tw[0, ow] + t * d)]
-                    m = of[u8(row0 + ow)]
-                    of[u8(row0 + ow)] = v if (v > m or v != v) else m
+                _max_taps(xf, r0 + tw[0, ow], tw[1, ow], d, of, row0 + ow)
             if s == 1:
                 for kw in range(k):
                     src = r0 + kw * d - lo
@@ -134,10 +151,7 @@ def max_row_cf(xf, plane0, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, lowes
                         m = of[u8(row0 + ow)]
                         of[u8(row0 + ow)] = v if (v > m or v != v) else m
             for ow in range(ow_hi, OW):
-                for t in range(tw[1, ow]):
-                    v = xf[u8(r0 + tw[0, ow] + t * d)]
-                    m = of[u8(row0 + ow)]
-                    of[u8(row0 + ow)] = v if (v > m or v != v) else m
+                _max_taps(xf, r0 + tw[0, ow], tw[1, ow], d, of, row0 + ow)
 
 
 @njit(**_opts)
@@ -210,8 +224,7 @@ def sum_row_cf(xf, plane0, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, ph):
         for b in range(th[1, oh]):
             r0 = plane0 + ((td[0, od] + a * dil[0]) * H + th[0, oh] + b * dil[1]) * W
             for ow in range(0, ow_lo):
-                for t in range(tw[1, ow]):
-                    of[u8(row0 + ow)] += xf[u8(r0 + tw[0, ow] + t * d)]
+                _sum_taps(xf, r0 + tw[0, ow], tw[1, ow], d, of, row0 + ow)
             if s == 1:
                 for kw in range(k):
                     src = r0 + kw * d - lo
@@ -225,8 +238,7 @@ def sum_row_cf(xf, plane0, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, ph):
                     for ow in range(ow_lo, ow_hi):
                         of[u8(row0 + ow)] += ph[u8(src + ow)]
             for ow in range(ow_hi, OW):
-                for t in range(tw[1, ow]):
-                    of[u8(row0 + ow)] += xf[u8(r0 + tw[0, ow] + t * d)]
+                _sum_taps(xf, r0 + tw[0, ow], tw[1, ow], d, of, row0 + ow)
 
 
 @njit(**_opts)
