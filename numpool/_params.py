@@ -660,6 +660,8 @@ def _resample_spec(op, in_spatial, size, scale_factor, mode, align_corners, reco
     # PyTorch passes the user's scale factors to its kernels unless they are recomputed
     passed = (None,) * nd if recompute_scale_factor else given
     kind = {"nearest": "nearest", "nearest-exact": "nearest-exact", "bicubic": "cubic"}.get(mode, "linear")
+    if kind == "nearest" and nd == 2:  # PyTorch's 2-D nearest kernel has its own index rule
+        kind = "nearest-2d"
     tables = tuple(torch_axis_table(kind, i, o, s, bool(align_corners), bool(antialias), np.dtype(dtype).str)
                    for i, o, s in zip(in_spatial, outs, passed))
     return ResampleSpec(op, "nearest" if kind.startswith("nearest") else kind, False, tuple(in_spatial), outs, tables)
@@ -717,22 +719,20 @@ def torch_axis_table(kind, size, out, scale_factor, align_corners, antialias, dt
     """PyTorch's CPU source indices and weights along one axis (``kind``: "nearest",
     "nearest-exact", "linear" or "cubic"); arithmetic in ``dtype`` as PyTorch's ``opmath``."""
     o = np.arange(out, dtype=np.int64)
-    if kind.startswith("nearest"):
-        # nearest always computes in float32: floorf(o * scale) or floorf((o + 0.5) * scale)
-        f32 = np.float32
-        scale = f32(1.0 / scale_factor) if scale_factor is not None and scale_factor > 0 else f32(size) / f32(out)
-        if kind == "nearest":
-            if out == size:
-                src = o
-            elif out == 2 * size:
-                src = o >> 1
-            else:
-                src = np.floor(o.astype(f32) * scale).astype(np.int64)
-        else:
-            src = np.floor(((o + 0.5) * np.float64(scale)).astype(f32)).astype(np.int64)
-        idx = np.minimum(src, size - 1)[:, None]
-        return _table(idx, np.ones(idx.shape), gather=True, size=size)
     T = np.dtype(dtype).type
+    if kind.startswith("nearest"):
+        # PyTorch's (contiguous) nearest kernel: coordinates in opmath (float32, or float64 for
+        # float64 input), then floorf, which rounds them to float32 first
+        if kind == "nearest-2d":
+            T = np.float32
+        scale = T(1.0 / scale_factor) if scale_factor is not None and scale_factor > 0 else T(size) / T(out)
+        if kind == "nearest-2d":
+            # 2-D: float32 whatever the dtype, and two shortcuts by size alone
+            src = o if out == size else o >> 1 if out == 2 * size else o.astype(np.float32) * scale
+        else:
+            src = scale * o.astype(T) if kind == "nearest" else np.maximum(_half_pixel(scale, o, T), T(0)) + T(0.5)
+        idx = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), size - 1)[:, None]
+        return _table(idx, np.ones(idx.shape), gather=True, size=size)
     if align_corners:
         scale = T(size - 1) / T(out - 1) if out > 1 else T(0)
     elif scale_factor is not None and scale_factor > 0:
@@ -740,9 +740,10 @@ def torch_axis_table(kind, size, out, scale_factor, align_corners, antialias, dt
     else:
         scale = T(size) / T(out)
     if antialias:
+        if out == size:  # PyTorch's separable antialiased kernel skips an axis of unchanged size
+            return _table(o[:, None], np.ones((out, 1)), gather=True, size=size)
         return _torch_aa_table(kind, size, out, scale, T)
-    of = o.astype(T)
-    src = scale * of if align_corners else scale * (of + T(0.5)) - T(0.5)
+    src = scale * o.astype(T) if align_corners else _half_pixel(scale, o, T)
     if kind == "linear":
         if out == size:  # PyTorch copies the axis unchanged
             return _table(o[:, None], np.ones((out, 1)), gather=True, size=size)
@@ -755,6 +756,15 @@ def torch_axis_table(kind, size, out, scale_factor, align_corners, antialias, dt
     t = np.minimum(np.maximum(src - i0.astype(T), T(0)), T(1))
     idx = np.clip(i0[:, None] - 1 + np.arange(4), 0, size - 1)
     return _table(idx, _cubic(t.astype(T), -0.75))
+
+
+def _half_pixel(scale, o, T):
+    """``scale * (o + 0.5) - 0.5`` as PyTorch's CPU build computes it: one fused multiply-add.
+    In float32 that is the float64 result rounded once (the product is exact in float64);
+    float64 keeps two roundings (docs/semantics.md: rare last-index differences)."""
+    if T is np.float32:
+        return (np.float64(scale) * (o.astype(np.float64) + 0.5) - 0.5).astype(np.float32)
+    return scale * (o.astype(T) + T(0.5)) - T(0.5)
 
 
 def _torch_aa_table(kind, size, out, scale, T):

@@ -1,0 +1,224 @@
+"""Resampling: ``interpolate`` and ``interpolate_backward`` (PyTorch's modes, ONNX Resize's options).
+
+Thin, like ``numpool.functional``: ``numpool._params.resample_spec`` validates every argument
+and builds one source table per spatial axis, ``numpool._layout`` maps the array onto the
+kernels' 5-D view, and ``numpool.kernels.resample`` applies the tables one axis at a time.
+``mode="area"`` is adaptive average pooling and runs ``numpool.adaptive_avg_pool*d``.
+Every formula is in ``docs/semantics.md``, section "Resampling (interpolate)".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _params
+from ._checks import as_array, check_nonempty_spatial, check_shape, kernel_dtype
+from ._errors import DTypeError
+from ._layout import plan_view
+from .functional import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
+                         adaptive_avg_pool2d_backward, adaptive_avg_pool3d, adaptive_avg_pool3d_backward)
+from .kernels import resample as kernels
+
+__all__ = ["interpolate", "interpolate_backward"]
+
+_AREA = {1: (adaptive_avg_pool1d, adaptive_avg_pool1d_backward),
+         2: (adaptive_avg_pool2d, adaptive_avg_pool2d_backward),
+         3: (adaptive_avg_pool3d, adaptive_avg_pool3d_backward)}
+
+
+class _Resample:
+    """One validated interpolate call: array, view, spec, and the order the axes run in."""
+
+    def __init__(self, op, x, size, scale_factor, mode, options, layout, kinds):
+        self.op = op
+        self.x = as_array(x, op, kinds=kinds)
+        self.layout = _params.normalize_layout(layout, op)
+        nd = _params.resample_rank(self.x.ndim, size, scale_factor, mode if isinstance(mode, str) else None, op)
+        self.view = plan_view(self.x, nd, self.layout, op)
+        spatial = self.view.spatial_shape(self.x.shape)
+        check_nonempty_spatial(spatial, self.x.shape, op)
+        floating = self.x.dtype.kind == "f"
+        # PyTorch's coordinate arithmetic (opmath): float64 for float64 input, else float32
+        acc = np.dtype(np.float64 if self.x.dtype == np.float64 else np.float32)
+        self.spec = _params.resample_spec(op, spatial, size, scale_factor, mode, dtype=acc, **options)
+        if self.spec.mode != "nearest" and not floating:
+            raise DTypeError(
+                f"{op} with mode={mode!r} interpolates and needs a float input (float16, float32 or float64); "
+                f"got dtype {self.x.dtype}. Only the nearest modes keep integer and bool dtypes: cast first."
+            )
+        self.nd = nd
+        shape = list(self.x.shape)
+        if self.layout == "channels_last":
+            shape[-nd - 1:-1] = self.spec.out_spatial
+        else:
+            shape[-nd:] = self.spec.out_spatial
+        self.out_shape = tuple(shape)
+        # Shrinking axes first: later passes then run on less data.
+        ratios = [o / i for i, o in zip(self.spec.in_spatial, self.spec.out_spatial)]
+        self.order = [a for a in sorted(range(nd), key=lambda a: ratios[a])
+                      if self.spec.mode == "area" or not self.spec.tables[a].identity]
+
+    def position(self, axis):
+        """Index of spatial ``axis`` in the 5-D kernel view."""
+        return (2 if self.view.memory == "cf" else 1) + 3 - self.nd + axis
+
+    def run(self, array, axes, transpose, values=None):
+        """Apply the tables of ``axes`` (in that order) to a contiguous 5-D kernel array.
+
+        ``values``: the dtype the array's bits stand for, when nearest copies them as unsigned ints."""
+        for axis in axes:
+            table = self.spec.tables[axis]
+            p = self.position(axis)
+            size = self.spec.in_spatial[axis]
+            if transpose:
+                table = table.transposed(size)
+            shape = array.shape
+            outer, inner = int(np.prod(shape[:p])), int(np.prod(shape[p + 1:]))
+            count = len(table.ptr) - 1
+            result = np.empty(shape[:p] + (count,) + shape[p + 1:], dtype=array.dtype)
+            src, dst = array.reshape(outer, shape[p], inner), result.reshape(outer, count, inner)
+            fill = table.fill.astype(array.dtype) if values is None else table.fill.astype(values).view(array.dtype)
+            if table.gather and not transpose:
+                kernels.gather_axis(src, dst, table.ptr, table.idx, fill)
+            else:
+                kernels.apply_axis(src, dst, table.ptr, table.idx, table.weight.astype(array.dtype), fill)
+            array = result
+        return array
+
+    def finish(self, kernel_array):
+        user = self.view.from_kernel(kernel_array)
+        if user.dtype == self.x.dtype:
+            return user
+        if self.x.dtype == np.bool_:
+            return user.view(np.bool_)
+        return user.astype(self.x.dtype, order="K")
+
+
+def _call(op, x, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias,
+          coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi, extrapolation_value,
+          keep_aspect_ratio_policy, layout, kinds):
+    options = dict(align_corners=align_corners, recompute_scale_factor=recompute_scale_factor, antialias=antialias,
+                   coordinate_transformation_mode=coordinate_transformation_mode, nearest_mode=nearest_mode,
+                   cubic_coeff_a=cubic_coeff_a, exclude_outside=exclude_outside, roi=roi,
+                   extrapolation_value=extrapolation_value, keep_aspect_ratio_policy=keep_aspect_ratio_policy)
+    return _Resample(op, x, size, scale_factor, mode, options, layout, kinds)
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False, coordinate_transformation_mode=None, nearest_mode=None, cubic_coeff_a=None,
+                exclude_outside=False, roi=None, extrapolation_value=0.0, keep_aspect_ratio_policy="stretch",
+                layout="channels_first"):
+    """Resize the spatial dims of ``x``: PyTorch's ``F.interpolate``, and ONNX's ``Resize``.
+
+    Without ONNX options this is ``torch.nn.functional.interpolate``: the same output size,
+    source coordinates, weights and errors.  Along each spatial axis of input size ``L`` and
+    output size ``O`` (``scale = 1 / scale_factor`` when ``scale_factor`` is given and
+    ``recompute_scale_factor`` is not True, else ``L / O``):
+
+    - ``"nearest"``: ``src = min(floor(o * scale), L - 1)`` (in float32, as PyTorch);
+    - ``"nearest-exact"``: ``src = min(floor((o + 0.5) * scale), L - 1)``;
+    - ``"linear"``, ``"bilinear"``, ``"trilinear"``: two taps around
+      ``s = (o + 0.5) * scale - 0.5`` clamped at 0 (``align_corners=False``) or
+      ``s = o * (L - 1) / (O - 1)`` (``align_corners=True``), weights ``1 - t, t``;
+    - ``"bicubic"``: four taps ``floor(s) - 1 .. floor(s) + 2`` clamped into the input, Keys'
+      cubic weights with ``a = -0.75`` (``s`` not clamped at 0);
+    - ``"area"``: adaptive average pooling to the output size;
+    - ``antialias=True`` (bilinear, bicubic): PyTorch's normalised triangle or cubic
+      (``a = -0.5``) filter, widened by ``scale`` when downsampling.
+
+    Giving any ONNX option (``coordinate_transformation_mode``, ``nearest_mode``,
+    ``cubic_coeff_a``, ``exclude_outside=True``, ``roi``, ``keep_aspect_ratio_policy`` other
+    than ``"stretch"``) switches to ONNX Resize's definition, with ONNX's defaults
+    (``half_pixel``, ``round_prefer_floor``, ``a = -0.75``) for the options not given; modes
+    are then ``"nearest"``, ``"linear"`` (or bilinear/trilinear) and ``"cubic"`` (or bicubic).
+
+    Parameters
+    ----------
+    x : ndarray
+        ``(N, C, *spatial)`` or ``(C, *spatial)`` (``channels_first``), ``(N, *spatial, C)`` or
+        ``(*spatial, C)`` (``channels_last``), 1 to 3 spatial dims.  Never modified.  The
+        spatial rank is ``len(size)`` or ``len(scale_factor)`` when one is a sequence, else
+        fixed by the mode (linear 1, bilinear/bicubic 2, trilinear 3), else ``x.ndim - 2``.
+    size : int or sequence of ints, optional
+        Output spatial size.  Exactly one of ``size`` and ``scale_factor`` is given.
+    scale_factor : float or sequence of floats, optional
+        Output size ``floor(L * scale_factor)`` per axis.
+    mode : str, default "nearest"
+        "nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"
+        ("cubic" with ONNX options).
+    align_corners : bool, optional
+        Interpolating modes only (default False).  With ONNX options, True means
+        ``coordinate_transformation_mode="align_corners"`` and False ``"pytorch_half_pixel"``.
+    recompute_scale_factor : bool, optional
+        True: compute coordinates from the output size, not from ``scale_factor``.
+    antialias : bool, default False
+        Antialiased downsampling (bilinear, bicubic; ONNX: linear, cubic).
+    coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi, extrapolation_value, keep_aspect_ratio_policy
+        ONNX Resize's attributes.  ``roi`` (tf_crop_and_resize only) is the spatial axes'
+        starts then ends, ``2 * nd`` numbers.
+    layout : {"channels_first", "channels_last"}
+
+    Returns
+    -------
+    out : ndarray
+        ``x``'s dtype.  Nearest modes accept bool and integer inputs and copy values; the
+        other modes need float input (float16 computes in float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numpool.resample import interpolate
+    >>> interpolate(np.array([[[1., 2.]]]), scale_factor=2)
+    array([[[1., 1., 2., 2.]]])
+    >>> interpolate(np.array([[[1., 2.]]]), size=4, mode="linear")
+    array([[[1.  , 1.25, 1.75, 2.  ]]])
+    """
+    call = _call("interpolate", x, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias,
+                 coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi,
+                 extrapolation_value, keep_aspect_ratio_policy, layout, "biuf")
+    if call.spec.mode == "area":
+        return _AREA[call.nd][0](call.x, call.spec.out_spatial, layout=call.layout)
+    xk = call.view.to_kernel(call.x)
+    if call.spec.mode == "nearest":
+        # a copy of every value: move the bits as unsigned ints (one compiled kernel per item
+        # size, and float16 and bool need no widening)
+        values = call.x.dtype.newbyteorder("=")
+        xk = np.ascontiguousarray(xk, dtype=values)
+        out = call.run(xk.view(f"u{values.itemsize}"), call.order, transpose=False, values=values).view(values)
+    else:
+        xk = np.ascontiguousarray(xk, dtype=kernel_dtype(call.x.dtype))
+        out = call.run(xk, call.order, transpose=False)
+    if np.shares_memory(out, call.x):  # every axis unchanged: still a new array
+        out = out.copy()
+    return call.finish(out)
+
+
+def interpolate_backward(grad_output, x, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                         recompute_scale_factor=None, antialias=False, coordinate_transformation_mode=None,
+                         nearest_mode=None, cubic_coeff_a=None, exclude_outside=False, roi=None,
+                         extrapolation_value=0.0, keep_aspect_ratio_policy="stretch", layout="channels_first"):
+    """Gradient of :func:`interpolate` with respect to ``x`` (``x``'s shape and dtype).
+
+    Each input cell sums ``weight * grad_output`` over the outputs that read it, in output
+    order, one axis at a time (the forward's axes in reverse): deterministic for any number
+    of threads.  Outputs filled with ``extrapolation_value`` pass no gradient.  ``mode="area"``
+    is ``adaptive_avg_pool*d_backward``.  An integer ``x`` (nearest modes) takes an integer
+    ``grad_output``.
+    """
+    op = "interpolate_backward"
+    call = _call(op, x, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias,
+                 coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi,
+                 extrapolation_value, keep_aspect_ratio_policy, layout, "iuf")
+    g = as_array(grad_output, op, name="grad_output", kinds="iuf")
+    check_shape("grad_output", g, call.out_shape, op)
+    if call.x.dtype.kind in "iu" and g.dtype.kind == "f":
+        raise DTypeError(f"`grad_output` of dtype {g.dtype} would be truncated to `x`'s integer dtype {call.x.dtype} "
+                         f"for {op}; pass an integer `grad_output` or a float `x`.")
+    if call.spec.mode == "area":
+        return _AREA[call.nd][1](g, call.x, call.spec.out_spatial, layout=call.layout)
+    acc = kernel_dtype(call.x.dtype)
+    gk = np.ascontiguousarray(call.view.to_kernel(g), dtype=acc)
+    gx = call.run(gk, call.order[::-1], transpose=True)
+    if gx is gk and np.shares_memory(gx, g):
+        gx = gx.copy()
+    return call.finish(gx)

@@ -1,0 +1,296 @@
+"""interpolate / interpolate_backward: hand cases, PyTorch and ONNX Resize differential tests,
+autograd and finite-difference gradients, dtypes, layouts, errors."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from numpool import DTypeError, ParameterError
+from numpool.resample import interpolate, interpolate_backward
+
+LAYOUTS = ["channels_first", "channels_last"]
+MODES = {1: ["nearest", "nearest-exact", "linear", "area"],
+         2: ["nearest", "nearest-exact", "bilinear", "bicubic", "area"],
+         3: ["nearest", "nearest-exact", "trilinear", "area"]}
+INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
+TOL = {np.dtype(np.float16): 2e-3, np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+
+def to_layout(a, layout):
+    return a if layout == "channels_first" else np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+def from_layout(a, layout):
+    return a if layout == "channels_first" else np.moveaxis(a, -1, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# hand-computed cases
+
+
+def test_nearest_repeats_and_picks_floor():
+    x = np.array([[[1.0, 2.0, 3.0]]])
+    np.testing.assert_array_equal(interpolate(x, scale_factor=2), [[[1, 1, 2, 2, 3, 3]]])
+    # size 2 from 3: scale 1.5, sources floor(0), floor(1.5) = 0, 1
+    np.testing.assert_array_equal(interpolate(x, size=2), [[[1, 2]]])
+    # nearest-exact: floor((o + 0.5) * 1.5) = 0, 2
+    np.testing.assert_array_equal(interpolate(x, size=2, mode="nearest-exact"), [[[1, 3]]])
+
+
+def test_linear_half_pixel_and_align_corners():
+    x = np.array([[[0.0, 4.0]]])
+    # half pixel: s = (o + 0.5) / 2 - 0.5 = -0.25 (clamped to 0), 0.25, 0.75, 1.25
+    np.testing.assert_allclose(interpolate(x, size=4, mode="linear"), [[[0.0, 1.0, 3.0, 4.0]]])
+    np.testing.assert_allclose(interpolate(x, size=5, mode="linear", align_corners=True), [[[0, 1, 2, 3, 4]]])
+
+
+def test_bicubic_weights_sum_to_one_and_reproduce_a_constant():
+    x = np.full((1, 1, 3, 4), 2.5)
+    np.testing.assert_allclose(interpolate(x, size=(7, 5), mode="bicubic"), np.full((1, 1, 7, 5), 2.5))
+
+
+def test_area_is_adaptive_average():
+    x = np.arange(6.0).reshape(1, 1, 6)
+    np.testing.assert_allclose(interpolate(x, size=3, mode="area"), [[[0.5, 2.5, 4.5]]])
+    np.testing.assert_allclose(interpolate(x, scale_factor=0.5, mode="area"), [[[0.5, 2.5, 4.5]]])
+
+
+def test_backward_hand_case():
+    # linear 2 -> 4 (half pixel): weights per output (1, 0), (.75, .25), (.25, .75), (0, 1)
+    g = interpolate_backward(np.array([[[1.0, 1.0, 1.0, 1.0]]]), np.zeros((1, 1, 2)), size=4, mode="linear")
+    np.testing.assert_allclose(g, [[[2.0, 2.0]]])
+    g = interpolate_backward(np.array([[[1, 2, 3, 4]]]), np.zeros((1, 1, 2), np.int32), scale_factor=2)
+    assert g.dtype == np.int32
+    np.testing.assert_array_equal(g, [[[3, 7]]])
+
+
+def test_keras_upsampling2d_mapping():
+    # Keras UpSampling2D(size=(2, 3), interpolation="nearest") is a repeat (channels_last)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    want = x.repeat(2, axis=1).repeat(3, axis=2)
+    np.testing.assert_array_equal(interpolate(x, scale_factor=(2, 3), layout="channels_last"), want)
+    # "bilinear" is half-pixel without antialias: align_corners=False
+    y = interpolate(x, scale_factor=(2, 3), mode="bilinear", layout="channels_last")
+    yt = F.interpolate(torch.from_numpy(np.moveaxis(x, -1, 1).copy()), scale_factor=(2, 3), mode="bilinear")
+    np.testing.assert_allclose(np.moveaxis(y, -1, 1), yt.numpy(), rtol=2e-6, atol=2e-6)
+
+
+# ---------------------------------------------------------------------------------------
+# against PyTorch
+
+
+def _torch_check(x, mode, kw, layout="channels_first", seed=0, unbatched=False):
+    """numpool vs F.interpolate and autograd on channels-first ``x``; input untouched."""
+    xt = torch.from_numpy(x).requires_grad_(True)
+    yt = F.interpolate(xt, mode=mode, **kw)
+    g = np.random.default_rng(seed).standard_normal(tuple(yt.shape)).astype(x.dtype)
+    yt.backward(torch.from_numpy(g))
+    xin, gin = to_layout(x, layout), to_layout(g, layout)
+    if unbatched:
+        xin, gin = xin[0], gin[0]
+    before = xin.copy()
+    y = interpolate(xin, mode=mode, layout=layout, **kw)
+    gx = interpolate_backward(gin, xin, mode=mode, layout=layout, **kw)
+    if unbatched:
+        y, gx = y[None], gx[None]
+    y, gx = from_layout(y, layout), from_layout(gx, layout)
+    assert y.dtype == x.dtype and gx.dtype == x.dtype and gx.shape == x.shape
+    tol = TOL[x.dtype]
+    if mode.startswith("nearest"):
+        np.testing.assert_array_equal(y, yt.detach().numpy())
+    else:
+        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=tol, atol=tol)
+    want = _nearest_adjoint(x, mode, kw, g) if mode.startswith("nearest") else xt.grad.numpy()
+    # Where PyTorch's autograd is not the adjoint of its forward, only the forward is compared:
+    # its bicubic backward copies the gradient when no size changes (the forward resamples
+    # with the scale factor), and its antialiased forward copies an axis of unchanged size
+    # (the backward filters it)
+    unchanged = any(a == b for a, b in zip(y.shape[2:], x.shape[2:])) and "scale_factor" in kw
+    if not ((mode == "bicubic" and y.shape == x.shape) or (kw.get("antialias") and unchanged)):
+        np.testing.assert_allclose(gx, want, rtol=tol * 4, atol=tol * 4)
+    np.testing.assert_array_equal(xin, before)
+
+
+def _nearest_adjoint(x, mode, kw, g):
+    """The adjoint of PyTorch's nearest forward: its source indices (read off an image of flat
+    indices, in ``x``'s dtype so the same arithmetic runs) with ``g`` summed onto them.
+
+    Not torch's autograd: PyTorch's nearest backward has its own index function (float32, and
+    an unchanged axis size copied in every rank), so in rare cases it is not the adjoint of its
+    forward (docs/semantics.md).
+    """
+    n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    cells = int(np.prod(spatial))
+    image = torch.from_numpy(np.arange(cells).astype(x.dtype).reshape((1, 1) + spatial))
+    src = F.interpolate(image, mode=mode, **kw).numpy().astype(np.int64).reshape(-1)
+    flat = g.reshape(n * c, -1).astype(np.float64)
+    out = np.zeros((n * c, cells))
+    for row in range(n * c):
+        out[row] = np.bincount(src, weights=flat[row], minlength=cells)
+    return out.reshape(x.shape)
+
+
+CASES = [  # (spatial, size or scale_factor kwargs)
+    ((5,), dict(size=9)), ((9,), dict(size=4)), ((6,), dict(scale_factor=2.0)), ((7,), dict(scale_factor=0.4)),
+    ((5,), dict(size=1)), ((1,), dict(size=3)), ((7,), dict(scale_factor=1.7, recompute_scale_factor=True)),
+    ((4, 6), dict(size=(7, 3))), ((5, 5), dict(scale_factor=(2.0, 0.5))), ((3, 8), dict(scale_factor=1.3)),
+    ((6, 4), dict(size=(6, 4))), ((2, 7), dict(size=(1, 1))),
+    ((3, 4, 5), dict(size=(5, 2, 7))), ((4, 3, 2), dict(scale_factor=(0.5, 2.0, 1.5))),
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("spatial, kw", CASES)
+def test_matches_torch(spatial, kw, layout):
+    nd = len(spatial)
+    x = np.random.default_rng(1).standard_normal((2, 3) + spatial).astype(np.float32)
+    for mode in MODES[nd]:
+        if mode == "area" and kw.get("recompute_scale_factor"):
+            continue
+        for align in ((False, True) if mode in INTERPOLATING else (None,)):
+            extra = {} if align is None else {"align_corners": align}
+            _torch_check(x, mode, {**kw, **extra}, layout)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_nearest_axis_of_unchanged_size(nd):
+    """PyTorch's 2-D nearest copies an axis whose size a scale factor leaves unchanged (4 * 1.2
+    -> 4); 1-D and 3-D map it through the scale.  PyTorch's backward always copies it, so here
+    only the forward is PyTorch's and the backward is the forward's adjoint."""
+    x = np.arange(4.0 * 5 ** (nd - 1)).reshape((1, 1, 4) + (5,) * (nd - 1))
+    kw = dict(scale_factor=(1.2,) + (2.0,) * (nd - 1))
+    np.testing.assert_array_equal(interpolate(x, **kw), F.interpolate(torch.from_numpy(x), **kw).numpy())
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("size", [(3, 5), (9, 2), (1, 1), (12, 16), (7, 7)])
+def test_antialias_matches_torch(mode, align, size):
+    x = np.random.default_rng(2).standard_normal((2, 3, 7, 11)).astype(np.float64)
+    _torch_check(x, mode, dict(size=size, antialias=True, align_corners=align))
+    _torch_check(x.astype(np.float32), mode, dict(size=size, antialias=True, align_corners=align), "channels_last")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic", "area"])
+def test_float_dtypes(dtype, mode):
+    x = np.random.default_rng(3).standard_normal((2, 3, 5, 6)).astype(dtype)
+    kw = dict(size=(8, 4)) if mode != "bicubic" else dict(scale_factor=1.5)
+    _torch_check(x, mode, kw)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.int64, np.bool_])
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_nearest_keeps_integer_dtypes(dtype, mode):
+    rng = np.random.default_rng(4)
+    x = (rng.integers(0, 2, (2, 3, 5, 7)) if dtype == np.bool_ else rng.integers(-9, 9, (2, 3, 5, 7))).astype(dtype)
+    y = interpolate(x, size=(8, 3), mode=mode)
+    assert y.dtype == dtype
+    want = F.interpolate(torch.from_numpy(x.astype(np.float32)), size=(8, 3), mode=mode).numpy()
+    np.testing.assert_array_equal(y.astype(np.float32), want)
+
+
+def test_unbatched_and_strided_inputs():
+    x = np.random.default_rng(5).standard_normal((2, 6, 10, 12)).astype(np.float32)
+    _torch_check(x[:1], "bilinear", dict(size=(5, 7)), unbatched=True)
+    _torch_check(x[:1], "nearest", dict(scale_factor=(2.0, 2.0)), "channels_last", unbatched=True)
+    strided = x[:, ::2, 1::2, ::3]
+    np.testing.assert_array_equal(interpolate(strided, size=(4, 4), mode="bicubic"),
+                                  interpolate(np.ascontiguousarray(strided), size=(4, 4), mode="bicubic"))
+    nhwc_memory = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    y = interpolate(nhwc_memory, size=(3, 5), mode="bilinear")
+    np.testing.assert_array_equal(y, interpolate(x, size=(3, 5), mode="bilinear"))
+    assert y.transpose(0, 2, 3, 1).flags.c_contiguous  # keeps the input's memory order, as PyTorch
+
+
+@st.composite
+def torch_cases(draw):
+    nd = draw(st.integers(1, 3))
+    mode = draw(st.sampled_from(MODES[nd]))
+    spatial = tuple(draw(st.lists(st.integers(1, 9), min_size=nd, max_size=nd)))
+    kw = {}
+    if draw(st.booleans()):
+        kw["size"] = tuple(draw(st.lists(st.integers(1, 12), min_size=nd, max_size=nd)))
+    else:
+        scales = draw(st.lists(st.floats(0.2, 3.5), min_size=nd, max_size=nd))
+        scales = [max(s, 1.0 / L + 1e-3) for s, L in zip(scales, spatial)]  # at least one output cell
+        kw["scale_factor"] = tuple(scales)
+        if mode != "area" and draw(st.booleans()):
+            kw["recompute_scale_factor"] = True
+    if mode in INTERPOLATING:
+        kw["align_corners"] = draw(st.booleans())
+        if mode in ("bilinear", "bicubic") and draw(st.booleans()):
+            kw["antialias"] = True
+    return spatial, mode, kw
+
+
+@pytest.mark.sweep
+@settings(deadline=None)
+@given(case=torch_cases(), layout=st.sampled_from(LAYOUTS), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16))
+def test_matches_torch_random(case, layout, dtype, seed):
+    spatial, mode, kw = case
+    x = np.random.default_rng(seed).standard_normal((2, 3) + spatial).astype(dtype)
+    out = interpolate(x, mode=mode, **kw).shape[2:]
+    # PyTorch 2.13's antialiased kernel is wrong for an output one column wide: every output
+    # row is the first (see test_torch_antialias_defect_one_column)
+    assume(not (kw.get("antialias") and out[-1] == 1 and out[0] != spatial[0]))
+    _torch_check(x, mode, kw, layout, seed)
+
+
+def test_torch_antialias_defect_one_column():
+    x = np.arange(12.0).reshape(1, 1, 4, 3)
+    ours = interpolate(x, size=(6, 1), mode="bilinear", antialias=True)
+    np.testing.assert_allclose(ours.ravel(), [1.0, 2.5, 4.5, 6.5, 8.5, 10.0])  # each row's mean, filtered
+    theirs = F.interpolate(torch.from_numpy(x), size=(6, 1), mode="bilinear", antialias=True).numpy()
+    if np.allclose(theirs, theirs.ravel()[0]):  # still defective: all rows equal
+        pytest.xfail("PyTorch's antialiased kernel repeats the first row when the output is one column wide")
+    np.testing.assert_allclose(ours, theirs)
+
+
+@pytest.mark.sweep
+@settings(deadline=None)
+@given(length=st.integers(1, 300), out=st.integers(1, 700), scale=st.floats(0.01, 20), exact=st.booleans(),
+       dtype=st.sampled_from([np.float64, np.float32, np.uint8]))
+def test_nearest_indices_bitwise_random(length, out, scale, exact, dtype):
+    """Nearest source coordinates use PyTorch's arithmetic (float64 for float64 input, else
+    float32, then rounded to float32 and floored): compare the gathers."""
+    x = (np.arange(length) % 251).astype(dtype).reshape(1, 1, length)
+    mode = "nearest-exact" if exact else "nearest"
+    np.testing.assert_array_equal(interpolate(x, size=out, mode=mode),
+                                  F.interpolate(torch.from_numpy(x), size=out, mode=mode).numpy())
+    if int(length * scale) >= 1:
+        np.testing.assert_array_equal(interpolate(x, scale_factor=scale, mode=mode),
+                                      F.interpolate(torch.from_numpy(x), scale_factor=scale, mode=mode).numpy())
+
+
+def test_gradients_by_finite_differences():
+    rng = np.random.default_rng(6)
+    for nd, mode, kw in ((1, "linear", dict(size=7)), (2, "bicubic", dict(size=(3, 7))),
+                         (2, "bilinear", dict(size=(3, 4), antialias=True)), (3, "trilinear", dict(scale_factor=1.5)),
+                         (2, "bicubic", dict(size=(5, 3), coordinate_transformation_mode="half_pixel",
+                                             exclude_outside=True, cubic_coeff_a=-0.5))):
+        x = rng.standard_normal((1, 2) + (5,) * nd)
+        w = rng.standard_normal(interpolate(x, mode=mode, **kw).shape)
+        grad = interpolate_backward(w, x, mode=mode, **kw)
+        # the map is linear: the directional derivative along a random d is exact
+        for _ in range(3):
+            d = rng.standard_normal(x.shape)
+            eps = 1e-4
+            numeric = ((interpolate(x + eps * d, mode=mode, **kw) - interpolate(x - eps * d, mode=mode, **kw)) * w).sum()
+            assert abs(numeric / (2 * eps) - (grad * d).sum()) < 1e-8
+
+
+def test_backward_is_deterministic_across_threads():
+    import numba
+    x = np.random.default_rng(7).standard_normal((2, 5, 9, 11)).astype(np.float32)
+    g = np.random.default_rng(8).standard_normal((2, 5, 4, 23)).astype(np.float32)
+    results = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        results.append(interpolate_backward(g, x, size=(4, 23), mode="bicubic"))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    np.testing.assert_array_equal(results[0], results[1])
