@@ -115,6 +115,26 @@ OPS = {
         numpool_kwargs=lambda c: {"kernel_size": c.kernel},
         extra_inputs=_unpool_inputs,
     ),
+    "nearest": Op(
+        numpool="interpolate",
+        torch_forward="interpolate",
+        torch_backward=lambda g, x, idx, c: torch.ops.aten.upsample_nearest2d_backward(
+            g, list(g.shape[2:]), list(x.shape), c.kernel, c.kernel),
+        torch_kwargs=lambda c: {"scale_factor": c.kernel, "mode": "nearest"},
+        backward_reads_input=False,
+        has_indices=False,
+        numpool_kwargs=lambda c: {"scale_factor": c.kernel, "mode": "nearest"},
+    ),
+    "bilinear": Op(
+        numpool="interpolate",
+        torch_forward="interpolate",
+        torch_backward=lambda g, x, idx, c: torch.ops.aten.upsample_bilinear2d_backward(
+            g, list(g.shape[2:]), list(x.shape), False, c.kernel, c.kernel),
+        torch_kwargs=lambda c: {"scale_factor": c.kernel, "mode": "bilinear", "align_corners": False},
+        backward_reads_input=False,
+        has_indices=False,
+        numpool_kwargs=lambda c: {"scale_factor": c.kernel, "mode": "bilinear", "align_corners": False},
+    ),
     "adaptive_avg": Op(
         numpool="adaptive_avg_pool{nd}d",
         torch_forward="adaptive_avg_pool{nd}d",
@@ -171,6 +191,8 @@ class Case:
             return f"global avg {tuple(self.shape)}"
         if self.op == "unpool":
             return f"max_unpool {self.kernel}x{self.kernel} {tuple(self.shape)}"
+        if self.op in ("nearest", "bilinear"):
+            return f"{self.op} x{self.kernel} {tuple(self.shape)}"
         window = "x".join([str(self.kernel)] * self.nd)
         extra = f" s{self.stride}" + (f" p{self.padding}" if self.padding else "")
         return f"{self.op} {window}{extra} {tuple(self.shape)}"
@@ -189,6 +211,10 @@ CASES = [
     Case("global_avg", (32, 2048, 7, 7), 0, 0),
     Case("adaptive_avg", (32, 512, 14, 14), 7, 0),  # kernel field: the output size
     Case("unpool", (32, 64, 56, 56), 2, 2),
+    Case("nearest", (8, 64, 128, 128), 2, 0),  # kernel field: the scale factor
+    Case("bilinear", (8, 64, 128, 128), 2, 0),
+    Case("nearest", (8, 64, 128, 128), 2, 0, pass_="backward"),
+    Case("bilinear", (8, 64, 128, 128), 2, 0, pass_="backward"),
 ]
 
 

@@ -53,6 +53,7 @@ from .functional import (
     relu6_backward,
     relu_backward,
 )
+from .resample import interpolate, interpolate_backward
 from .unpool import (
     max_unpool1d,
     max_unpool1d_backward,
