@@ -817,23 +817,31 @@ def _onnx_tables(op, kind, in_spatial, outs, scales, align_corners, antialias, c
                                  f"numbers (starts of the {nd} spatial axes, then their ends, as fractions of the "
                                  f"input); got roi={roi!r} for {op}.")
         boxes = [(box[a], box[nd + a]) for a in range(nd)]
+        # ONNX computes with the roi tensor's own float type (float16, float32 or float64): an
+        # ndarray (or np.float32 scalars) of one keeps it, plain Python numbers are float64
+        roi_dtype = np.asarray(roi).dtype
+        roi_dtype = roi_dtype.str if roi_dtype in (np.float16, np.float32, np.float64) else "<f8"
     elif roi is not None:
         raise ParameterError(f"`roi` applies only to coordinate_transformation_mode='tf_crop_and_resize'; "
                              f"got roi={roi!r} with {ctm!r} for {op}.")
     else:
-        boxes = [None] * nd
+        boxes, roi_dtype = [None] * nd, None
     return tuple(
         onnx_axis_table(kind, size, out, float(scale), ctm, nearest_mode, float(cubic_coeff_a), bool(exclude_outside),
-                        bool(antialias), box, float(extrapolation_value))
+                        bool(antialias), box, float(extrapolation_value), roi_dtype)
         for size, out, scale, box in zip(in_spatial, outs, scales, boxes))
 
 
 @functools.lru_cache(maxsize=1024)
-def onnx_axis_table(kind, size, out, scale, ctm, nearest_mode, a, exclude_outside, antialias, box, extrapolation):
-    """ONNX Resize's source taps along one axis (float64 throughout, as its reference)."""
+def onnx_axis_table(kind, size, out, scale, ctm, nearest_mode, a, exclude_outside, antialias, box, extrapolation,
+                    roi_dtype=None):
+    """ONNX Resize's source taps along one axis, with the precision of each step of its
+    reference (onnx.reference.ops.op_resize): coordinates in float64, the roi terms in the
+    roi's dtype (``roi_dtype``), Keys' cubic coefficients in float32 (the attribute
+    ``cubic_coeff_a`` is a float32, and NumPy computes ``float32 * float`` in float32)."""
     y = np.arange(out, dtype=np.float64)
     fill = np.zeros(out)
-    if np.isclose(scale, 1.0) and out == size and (box is None or (np.isclose(box[0], 0) and np.isclose(box[1], 1))):
+    if _isclose(scale, 1.0) and out == size and (box is None or (_isclose(box[0], 0.0) and _isclose(box[1], 1.0))):
         return _table(np.arange(out, dtype=np.int64)[:, None], np.ones((out, 1)), gather=True, size=size)  # ONNX skips it
     width = scale * size
     if ctm == "align_corners":
@@ -841,9 +849,10 @@ def onnx_axis_table(kind, size, out, scale, ctm, nearest_mode, a, exclude_outsid
     elif ctm == "asymmetric":
         x = y / scale
     elif ctm == "tf_crop_and_resize":
-        x = np.full(out, (box[1] - box[0]) * (size - 1) / 2) if width == 1 else \
-            y * (box[1] - box[0]) * (size - 1) / (width - 1)
-        x = x + box[0] * (size - 1)
+        T = np.dtype(roi_dtype or "<f8").type
+        start, span, last = T(box[0]), T(box[1]) - T(box[0]), T(size - 1)  # roi[1] - roi[0] in the roi's dtype
+        x = np.full(out, float(span * last / T(2))) if width == 1 else y * float(span) * (size - 1) / (width - 1)
+        x = x + float(start * last)  # roi[0] * (L - 1) in the roi's dtype, then added in float64
     elif ctm == "pytorch_half_pixel":
         x = np.full(out, -0.5) if width == 1 else (y + 0.5) / scale - 0.5
     elif ctm == "half_pixel":
@@ -869,18 +878,21 @@ def onnx_axis_table(kind, size, out, scale, ctm, nearest_mode, a, exclude_outsid
         first = int(np.floor((-1 if kind == "linear" else -2) / s) + 1)
         taps = np.arange(first, 2 - first)  # offsets from the pair's right end
         args = (taps[None, :] - ratio[:, None]) * s
-        w = np.clip(1 - np.abs(args), 0, 1) if kind == "linear" else _keys_abs(args, a)
-        w = w / w.sum(axis=1, keepdims=True)
+        if kind == "linear":
+            w = np.clip(1 - np.abs(args), 0, 1)
+            w = w / _sum_in_order(w)[:, None]
+        else:
+            w = _onnx_cubic_antialias(args, a)
     elif kind == "linear":
         taps = np.arange(0, 2)
         w = np.stack([1 - ratio, ratio], axis=1)
     else:
         taps = np.arange(-1, 3)
-        w = _cubic(ratio, a)
+        w = _onnx_cubic(ratio, a)
     # taps are counted from the cell left of x (``base``, or x - 1 when x is whole)
     left = np.where(whole, x.astype(np.int64) - 1, base)
     src = left[:, None] + taps[None, :]
-    if exclude_outside:
+    if exclude_outside:  # in float64, NumPy's row sum, as the reference
         w = np.where((src < 0) | (src >= size), 0.0, w)
         total = w.sum(axis=1, keepdims=True)
         w = w / np.where(total == 0, 1.0, total)
@@ -888,9 +900,54 @@ def onnx_axis_table(kind, size, out, scale, ctm, nearest_mode, a, exclude_outsid
     return _compress(np.clip(src, 0, size - 1), w, valid, fill)
 
 
-def _keys_abs(x, a):
-    """Keys' cubic kernel of ``|x|`` with coefficient ``a`` (0 beyond 2), as ONNX's antialias filter."""
-    x = np.abs(x)
-    near = (a + 2) * x**3 - (a + 3) * x**2 + 1
-    far = a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a
-    return np.where(x <= 1, near, np.where(x < 2, far, 0.0))
+def _isclose(u, v):
+    """``math.isclose`` (relative 1e-9, no absolute slack), as ONNX's reference tests an identity axis."""
+    return abs(u - v) <= 1e-9 * max(abs(u), abs(v))
+
+
+def _sum_in_order(w):
+    """Row sums added left to right (Python's ``sum`` over a row, as ONNX's antialias filters)."""
+    total = np.zeros(len(w), dtype=w.dtype)
+    for k in range(w.shape[1]):
+        total = total + w[:, k]
+    return total
+
+
+def _onnx_cubic(ratio, a):
+    """ONNX's ``_cubic_coeffs``: the 4 Keys weights at fraction ``ratio`` (float64). ``A`` is a
+    float32, so each argument (``ratio + 1``, ``ratio``, ``1 - ratio``, ``(1 - ratio) + 1``, formed
+    in float64) is rounded to float32 and the polynomial is evaluated in float32."""
+    f = np.float32
+    A = f(a)
+
+    def near(x):
+        return ((A + f(2)) * x - (A + f(3))) * x * x + f(1)
+
+    def far(x):
+        return ((A * x - f(5) * A) * x + f(8) * A) * x - f(4) * A
+
+    m = 1 - ratio
+    w = np.stack([far((ratio + 1).astype(f)), near(ratio.astype(f)), near(m.astype(f)), far((m + 1).astype(f))],
+                 axis=-1)
+    return w.astype(np.float64)
+
+
+def _onnx_cubic_antialias(args, a):
+    """ONNX's ``_cubic_coeffs_antialias`` for every row of filter arguments ``args`` (float64):
+    ``|x|``, ``x^2 = x*x``, ``x^3 = x*x^2`` in float64, each rounded to float32 for the float32
+    polynomial; taps with ``|x| >= 2`` are a Python ``0.0``.  The row is divided by its float32
+    left-to-right sum: in float32 when every tap is a float32, in float64 when a ``0.0`` tap made
+    NumPy build a float64 array."""
+    f = np.float32
+    A = f(a)
+    x = np.abs(args)
+    x2 = x * x
+    x3 = x * x2
+    x_, x2_, x3_ = x.astype(f), x2.astype(f), x3.astype(f)
+    near = (A + f(2)) * x3_ - (A + f(3)) * x2_ + f(1)
+    far = A * x3_ - f(5) * A * x2_ + f(8) * A * x_ - f(4) * A
+    zero = x >= 2
+    w = np.where(x <= 1, near, np.where(zero, f(0), far)).astype(f)
+    total = _sum_in_order(w)[:, None]
+    return np.where(zero.any(axis=1)[:, None], w.astype(np.float64) / total.astype(np.float64),
+                    (w / total).astype(np.float64))

@@ -65,7 +65,12 @@ class _Resample:
     def run(self, array, axes, transpose, values=None):
         """Apply the tables of ``axes`` (in that order) to a contiguous 5-D kernel array.
 
-        ``values``: the dtype the array's bits stand for, when nearest copies them as unsigned ints."""
+        ``values``: the dtype the array's bits stand for, when nearest copies them as unsigned ints.
+
+        Forward, an output that some axis fills (ONNX's ``extrapolation_value``: no taps) is set
+        to its fill again at the end, so later axes' weights (whose float32 sum may miss 1) never
+        touch it: the output is the fill exactly, whatever the axis order."""
+        refill = []
         for axis in axes:
             table = self.spec.tables[axis]
             p = self.position(axis)
@@ -78,11 +83,17 @@ class _Resample:
             result = np.empty(shape[:p] + (count,) + shape[p + 1:], dtype=array.dtype)
             src, dst = array.reshape(outer, shape[p], inner), result.reshape(outer, count, inner)
             fill = table.fill.astype(array.dtype) if values is None else table.fill.astype(values).view(array.dtype)
+            empty = np.diff(table.ptr) == 0
+            if not transpose and empty.any():
+                refill.append((p, np.flatnonzero(empty), fill[empty]))
             if table.gather and not transpose:
                 kernels.gather_axis(src, dst, table.ptr, table.idx, fill)
             else:
                 kernels.apply_axis(src, dst, table.ptr, table.idx, table.weight.astype(array.dtype), fill)
             array = result
+        for p, rows, values_ in refill:
+            index = (slice(None),) * p + (rows,)
+            array[index] = values_.reshape((-1,) + (1,) * (array.ndim - p - 1))
         return array
 
     def finish(self, kernel_array):
@@ -155,7 +166,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         Antialiased downsampling (bilinear, bicubic; ONNX: linear, cubic).
     coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi, extrapolation_value, keep_aspect_ratio_policy
         ONNX Resize's attributes.  ``roi`` (tf_crop_and_resize only) is the spatial axes'
-        starts then ends, ``2 * nd`` numbers.
+        starts then ends, ``2 * nd`` numbers, used in their dtype as ONNX's roi tensor (a
+        float32 array computes as ONNX's float32 roi; Python floats as float64).
     layout : {"channels_first", "channels_last"}
 
     Returns
