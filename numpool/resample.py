@@ -96,6 +96,24 @@ class _Resample:
             array[index] = values_.reshape((-1,) + (1,) * (array.ndim - p - 1))
         return array
 
+    def single_taps(self):
+        """Per lifted axis, each output's one source index, when every axis is a pure gather
+        (nearest without extrapolation); else None."""
+        tables = self.spec.tables
+        if self.spec.mode != "nearest" or not all(t.gather and np.all(np.diff(t.ptr) == 1) for t in tables):
+            return None
+        lift = [np.zeros(1, dtype=np.int64)] * (3 - self.nd)
+        return lift + [np.ascontiguousarray(t.idx, dtype=np.int64) for t in tables]
+
+    def inverse_taps(self):
+        """For each lifted axis, CSR (ptr, idx) of the outputs that read each input index."""
+        lift = [(np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int64))] * (3 - self.nd)
+        inv = []
+        for table, size in zip(self.spec.tables, self.spec.in_spatial):
+            t = table.transposed(size)
+            inv.append((np.ascontiguousarray(t.ptr, dtype=np.int64), np.ascontiguousarray(t.idx, dtype=np.int64)))
+        return lift + inv
+
     def finish(self, kernel_array):
         user = self.view.from_kernel(kernel_array)
         if user.dtype == self.x.dtype:
@@ -196,6 +214,12 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         # size, and float16 and bool need no widening)
         values = call.x.dtype.newbyteorder("=")
         xk = np.ascontiguousarray(xk, dtype=values)
+        taps = call.single_taps()
+        if taps is not None:  # one fused pass over all axes
+            bits = xk.view(f"u{values.itemsize}")
+            _, outk = call.view.empty(call.out_shape, bits.dtype)
+            (kernels.nearest_cf if call.view.memory == "cf" else kernels.nearest_cl)(bits, outk, *taps)
+            return call.finish(outk.view(values))
         out = call.run(xk.view(f"u{values.itemsize}"), call.order, transpose=False, values=values).view(values)
     else:
         xk = np.ascontiguousarray(xk, dtype=kernel_dtype(call.x.dtype))
@@ -230,6 +254,11 @@ def interpolate_backward(grad_output, x, size=None, scale_factor=None, mode="nea
         return _AREA[call.nd][1](g, call.x, call.spec.out_spatial, layout=call.layout)
     acc = kernel_dtype(call.x.dtype)
     gk = np.ascontiguousarray(call.view.to_kernel(g), dtype=acc)
+    if call.single_taps() is not None:  # nearest: one fused gather per input cell
+        _, gxk = call.view.empty(call.x.shape, acc)
+        inv = [a for pair in call.inverse_taps() for a in pair]
+        (kernels.nearest_backward_cf if call.view.memory == "cf" else kernels.nearest_backward_cl)(gk, gxk, *inv)
+        return call.finish(gxk)
     gx = call.run(gk, call.order[::-1], transpose=True)
     if gx is gk and np.shares_memory(gx, g):
         gx = gx.copy()

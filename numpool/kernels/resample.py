@@ -13,6 +13,7 @@ result is bitwise identical for any thread count.
 """
 
 from numba import njit, prange
+from numba import uint64 as u8
 
 _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
@@ -66,3 +67,89 @@ def gather_axis(x, out, ptr, idx, fill):
         else:
             for b in range(B):
                 dst[b] = fill[o]
+
+
+# -- nearest resampling fused over all axes ------------------------------------------------
+# When every axis reads exactly one source cell per output (nearest, no extrapolation fill),
+# one pass replaces the separable ones: it reads the input and writes the output once, where
+# the separable passes wrote and re-read an intermediate array per axis.  ``sd, sh, sw`` are
+# each output index's source index along the lifted axes; ``inv_*`` (CSR ``ptr`` / ``idx``)
+# list, for each input index, the outputs that read it, in increasing order.
+
+
+@njit(**_opts)
+def nearest_cf(x, out, sd, sh, sw):
+    N, C, D, H, W = x.shape
+    OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    for r in prange(N * C * OD * OH):
+        oh = r % OH
+        od = (r // OH) % OD
+        plane = r // (OH * OD)
+        src = plane * D * H * W + (sd[od] * H + sh[oh]) * W
+        dst = r * OW
+        for ow in range(OW):
+            of[u8(dst + ow)] = xf[u8(src + sw[u8(ow)])]
+
+
+@njit(**_opts)
+def nearest_cl(x, out, sd, sh, sw):
+    N = x.shape[0]
+    OD, OH, OW, C = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
+    for r in prange(N * OD * OH):
+        oh = r % OH
+        od = (r // OH) % OD
+        n = r // (OH * OD)
+        xrow = x[n, sd[od], sh[oh]]
+        orow = out[n, od, oh]
+        for ow in range(OW):
+            iw = sw[u8(ow)]
+            for c in range(C):
+                orow[u8(ow), u8(c)] = xrow[u8(iw), u8(c)]
+
+
+@njit(**_opts)
+def nearest_backward_cf(g, gx, pd, id_, ph, ih_, pw, iw_):
+    """``gx[.., i] = sum of g[.., o]`` over the outputs ``o`` that read cell ``i``, added in
+    output (row-major) order; each task owns one input row."""
+    N, C, D, H, W = gx.shape
+    OD, OH, OW = g.shape[2], g.shape[3], g.shape[4]
+    gf = g.reshape(-1)
+    gxf = gx.reshape(-1)
+    for r in prange(N * C * D * H):
+        h = r % H
+        d = (r // H) % D
+        plane = r // (H * D)
+        row = r * W
+        for w in range(W):
+            gxf[u8(row + w)] = 0
+        for a in range(pd[d], pd[d + 1]):
+            for b in range(ph[h], ph[h + 1]):
+                grow = ((plane * OD + id_[a]) * OH + ih_[b]) * OW
+                for w in range(W):
+                    acc = gxf[u8(row + w)]
+                    for k in range(pw[w], pw[w + 1]):
+                        acc += gf[u8(grow + iw_[k])]
+                    gxf[u8(row + w)] = acc
+
+
+@njit(**_opts)
+def nearest_backward_cl(g, gx, pd, id_, ph, ih_, pw, iw_):
+    N, D, H, W, C = gx.shape
+    for r in prange(N * D * H):
+        h = r % H
+        d = (r // H) % D
+        n = r // (H * D)
+        xrow = gx[n, d, h]
+        for w in range(W):
+            for c in range(C):
+                xrow[u8(w), u8(c)] = 0
+        for a in range(pd[d], pd[d + 1]):
+            for b in range(ph[h], ph[h + 1]):
+                grow = g[n, id_[a], ih_[b]]
+                for w in range(W):
+                    for k in range(pw[w], pw[w + 1]):
+                        ow = iw_[k]
+                        for c in range(C):
+                            xrow[u8(w), u8(c)] += grow[u8(ow), u8(c)]
