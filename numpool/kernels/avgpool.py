@@ -38,6 +38,10 @@ def _divide_row(row, row0, od, oh, fd, fh, fw, override, chain):
     if override > 0:
         for ow in range(OW):
             row[u8(row0 + ow)] = row[u8(row0 + ow)] / override
+    elif chain and fd[od] == 1:  # dividing by 1 is exact: skip it (a lifted axis in 1-D and 2-D)
+        b = fh[oh]
+        for ow in range(OW):
+            row[u8(row0 + ow)] = row[u8(row0 + ow)] / b / fw[u8(ow)]
     elif chain:
         a, b = fd[od], fh[oh]
         for ow in range(OW):
@@ -76,6 +80,10 @@ def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override, chain):
             if override > 0:
                 for c in range(orow.shape[1]):
                     orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / override
+            elif chain and fd[od] == 1:  # dividing by 1 is exact: skip it
+                b, w = fh[oh], fw[ow]
+                for c in range(orow.shape[1]):
+                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / b / w
             elif chain:
                 a, b, w = fd[od], fh[oh], fw[ow]
                 for c in range(orow.shape[1]):
