@@ -53,6 +53,8 @@ from .functional import (
     relu6_backward,
     relu_backward,
 )
+from . import layers
+from .layers import pool
 from .resample import interpolate, interpolate_backward
 from .unpool import (
     max_unpool1d,

@@ -657,7 +657,7 @@ def pool(input, window_shape, pooling_type, strides=None, padding="VALID", dilat
     Examples
     --------
     >>> import numpy as np
-    >>> from numpool.layers import pool
+    >>> from numpool import pool
     >>> x = np.arange(16.).reshape(1, 4, 4, 1)
     >>> pool(x, [2, 2], "MAX", strides=[2, 2])[0, :, :, 0]
     array([[ 5.,  7.],
