@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from numpool import ParameterError
-from numpool.nn import SGD, Adam, History, Sequential, softmax_cross_entropy
+from numpool.nn import SGD, Adam, History, Sequential, lenet5, softmax_cross_entropy
 from numpool.nn import model as model_module
 
 # ---------------------------------------------------------------------------------------
@@ -473,3 +473,134 @@ def test_save_and_load_weights_round_trip(tmp_path):
     deeper.build((None, 4))
     with pytest.raises(ParameterError, match="missing"):
         deeper.load_weights(path)
+
+
+# ---------------------------------------------------------------------------------------
+# LeNet-5 on numpool.layers
+
+
+def torch_lenet5(model, pool):
+    """The same network in PyTorch (NCHW), with ``model``'s weights in PyTorch's layouts."""
+    conv1, conv2, dense1, dense2, dense3 = [layer for layer in model.layers if layer.params]
+    Pool = torch.nn.MaxPool2d if pool == "max" else torch.nn.AvgPool2d
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5), torch.nn.ReLU(), Pool(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), Pool(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10),
+    )
+    convs, linears = [net[0], net[3]], [net[7], net[9], net[11]]
+    with torch.no_grad():
+        for ours, theirs in zip((conv1, conv2), convs):
+            theirs.weight.copy_(torch.from_numpy(to_torch_conv(ours.params["kernel"])))
+            theirs.bias.copy_(torch.from_numpy(ours.params["bias"]))
+        for ours, theirs in zip((dense1, dense2, dense3), linears):
+            kernel = ours.params["kernel"]
+            if ours is dense1:  # numpool's Flatten is channels-last (Keras's order), PyTorch's channels-first
+                kernel = flatten_hwc_to_chw(kernel)
+            theirs.weight.copy_(torch.from_numpy(kernel.T.copy()))
+            theirs.bias.copy_(torch.from_numpy(ours.params["bias"]))
+    return net, convs, linears
+
+
+def to_torch_conv(kernel):
+    """(kh, kw, in, out) -> (out, in, kh, kw)."""
+    return np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))
+
+
+def flatten_hwc_to_chw(kernel):
+    """Rows of the first dense kernel from (h, w, c) order to PyTorch's (c, h, w) order."""
+    return kernel.reshape(5, 5, 16, -1).transpose(2, 0, 1, 3).reshape(400, -1)
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_lenet5_outputs_and_gradients_equal_pytorch(pool, data_format):
+    model = lenet5(pool=pool, data_format=data_format, seed=1)
+    rng = np.random.default_rng(2)
+    images = rng.normal(size=(8, 1, 32, 32)).astype(np.float32)  # NCHW
+    labels = rng.integers(0, 10, 8)
+    x = images if data_format == "channels_first" else np.ascontiguousarray(images.transpose(0, 2, 3, 1))
+
+    logits = model.forward(x, training=True)
+    loss, grad = softmax_cross_entropy(logits, labels)
+    input_grad = model.backward(grad)
+
+    net, convs, linears = torch_lenet5(model, pool)
+    torch_x = torch.tensor(images, requires_grad=True)
+    torch_logits = net(torch_x)
+    torch_loss = F.cross_entropy(torch_logits, torch.tensor(labels))
+    torch_loss.backward()
+
+    assert logits.dtype == np.float32 and input_grad.dtype == np.float32
+    np.testing.assert_allclose(logits, torch_logits.detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-5)
+    torch_input_grad = torch_x.grad.numpy()
+    if data_format == "channels_last":
+        torch_input_grad = torch_input_grad.transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(input_grad, torch_input_grad, rtol=1e-4, atol=1e-7)
+    conv1, conv2, dense1, dense2, dense3 = [layer for layer in model.layers if layer.params]
+    expected = [
+        (conv1.grads["kernel"], to_torch_conv, convs[0].weight), (conv1.grads["bias"], None, convs[0].bias),
+        (conv2.grads["kernel"], to_torch_conv, convs[1].weight), (conv2.grads["bias"], None, convs[1].bias),
+        (dense1.grads["kernel"], lambda k: flatten_hwc_to_chw(k).T, linears[0].weight),
+        (dense1.grads["bias"], None, linears[0].bias),
+        (dense2.grads["kernel"], np.transpose, linears[1].weight), (dense2.grads["bias"], None, linears[1].bias),
+        (dense3.grads["kernel"], np.transpose, linears[2].weight), (dense3.grads["bias"], None, linears[2].bias),
+    ]
+    for ours, to_torch, theirs in expected:
+        ours = to_torch(ours) if to_torch else ours
+        theirs = theirs.grad.numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5 * np.abs(theirs).max())
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_lenet5_passes_finite_difference_check_in_float64(pool):
+    model = lenet5(pool=pool, data_format="channels_first", seed=3, dtype="float64")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 1, 32, 32))
+    labels = np.array([3, 7])
+
+    def loss():
+        return softmax_cross_entropy(model.forward(x), labels)[0]
+
+    _, grad = softmax_cross_entropy(model.forward(x, training=True), labels)
+    input_grad = model.backward(grad)
+    # a sample of entries of the input and of every parameter: 61,706 would take minutes
+    checks = [("input", x, input_grad)] + [
+        (f"{layer.name}.{name}", param, layer.grads[name].copy())
+        for layer in model.layers for name, param in layer.params.items()
+    ]
+    for what, array, analytic in checks:
+        flat = array.reshape(-1)
+        for index in rng.choice(flat.size, size=min(6, flat.size), replace=False):
+            saved = flat[index]
+            flat[index] = saved + 1e-6
+            plus = loss()
+            flat[index] = saved - 1e-6
+            minus = loss()
+            flat[index] = saved
+            numeric = (plus - minus) / 2e-6
+            assert analytic.reshape(-1)[index] == pytest.approx(numeric, rel=1e-5, abs=1e-8), (what, index)
+
+
+def test_lenet5_summary_trains_and_round_trips_its_weights(tmp_path):
+    model = lenet5(seed=0)
+    text = model.summary(print_fn=None)
+    assert model.input_shape == (None, 32, 32, 1) and model.output_shape == (None, 10)
+    assert "Total params: 61,706" in text and " conv2d" in text and "(None, 5, 5, 16)" in text
+    # two classes: a bright square top-left or bottom-right
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 64)
+    x = rng.normal(0, 0.1, (64, 32, 32, 1)).astype(np.float32)
+    for image, label in zip(x, labels):
+        image[4 + 16 * label:12 + 16 * label, 4 + 16 * label:12 + 16 * label] += 1
+    history = model.compile(Adam(learning_rate=0.003)).fit(x, labels, epochs=3, batch_size=16, seed=0, verbose=0)
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["accuracy"][-1] == 1.0
+    path = model.save_weights(tmp_path / "lenet.npz")
+    other = lenet5(seed=1)
+    other.load_weights(path)
+    np.testing.assert_array_equal(other.predict(x), model.predict(x))
+    with pytest.raises(ParameterError, match="pool"):
+        lenet5(pool="lp")
