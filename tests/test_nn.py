@@ -406,16 +406,34 @@ def test_fit_uses_tqdm_when_it_is_installed(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_plain_progress_bar_draws_on_one_line():
+def test_plain_progress_bar_writes_one_line_per_epoch_to_a_log():
     stream = io.StringIO()
     bar = model_module._PlainProgress(4, "Epoch 1/1", file=stream)
     for _ in range(4):
         bar.update(1)
     bar.set_postfix_str("loss=0.5")
     bar.close()
-    text = stream.getvalue()
-    assert text.count("\n") == 1 and text.endswith("4/4 loss=0.5\n")
-    assert "[" + "=" * 24 + "]" in text
+    assert stream.getvalue() == "Epoch 1/1 [" + "=" * 24 + "] 4/4 loss=0.5\n"
+
+
+def test_plain_progress_bar_redraws_in_place_on_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(model_module._PlainProgress, "interval", 0.0)
+    stream = Terminal()
+    bar = model_module._PlainProgress(2, "Epoch 1/1", file=stream)
+    bar.set_postfix_str("loss=0.123456")
+    bar.update(1)
+    bar.set_postfix_str("loss=0.5")
+    bar.update(1)
+    bar.close()
+    frames = stream.getvalue().split("\r")[1:]
+    assert frames[0] == "Epoch 1/1 [>" + " " * 23 + "] 0/2 "
+    assert frames[1] == "Epoch 1/1 [" + "=" * 12 + ">" + " " * 11 + "] 1/2 loss=0.123456"
+    assert frames[2] == "Epoch 1/1 [" + "=" * 24 + "] 2/2 loss=0.5" + " " * 5  # clears the longer frame
+    assert frames[3] == "Epoch 1/1 [" + "=" * 24 + "] 2/2 loss=0.5\n"
 
 
 def test_predict_and_evaluate_work_in_batches():
@@ -473,6 +491,28 @@ def test_save_and_load_weights_round_trip(tmp_path):
     deeper.build((None, 4))
     with pytest.raises(ParameterError, match="missing"):
         deeper.load_weights(path)
+    np.savez(tmp_path / "foreign.npz", kernel=np.zeros((4, 8)))
+    with pytest.raises(ParameterError, match="not a"):
+        fresh.load_weights(tmp_path / "foreign.npz")
+
+
+def test_add_to_a_built_model_builds_the_new_layer():
+    model = Sequential([StandInDense(5, name="first")])
+    model.build((None, 3))
+    model.add(StandInReLU())
+    model.add(StandInDense(2, name="second"))
+    assert model.layers[2].params["kernel"].shape == (5, 2)
+    assert model.output_shape == (None, 2) and model.count_params() == 20 + 12
+    with pytest.raises(ParameterError, match="forward and backward"):
+        model.add("dense")
+
+
+def test_fit_verbose_2_prints_one_line_per_epoch(capsys):
+    x, y = blobs(count=16)
+    history = mlp().compile("sgd").fit(x, y, epochs=2, batch_size=8, validation_data=(x, y), verbose=2)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" loss=")[0] for line in lines] == ["Epoch 1/2", "Epoch 2/2"]
+    assert f"val_loss={history['val_loss'][1]:.4f}" in lines[1] and lines[1].endswith("images/s")
 
 
 # ---------------------------------------------------------------------------------------

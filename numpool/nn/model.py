@@ -32,13 +32,21 @@ class History(dict):
 
 
 class _PlainProgress:
-    """A one-line progress bar redrawn in place on stderr (used when tqdm is not installed)."""
+    """A one-line progress bar on stderr, used when tqdm is not installed.
+
+    On a terminal it is redrawn in place at most ten times a second; elsewhere (a log file,
+    a pipe, a captured stream) only the final state is written, one line per epoch.
+    """
 
     width = 24
+    interval = 0.1
 
     def __init__(self, total, desc, file=None):
         self.total, self.desc, self.count, self.postfix = total, desc, 0, ""
         self.file = sys.stderr if file is None else file
+        isatty = getattr(self.file, "isatty", None)
+        self.live = bool(isatty and isatty())
+        self._drawn_at, self._drawn_length = -1.0, 0
         self._draw()
 
     def update(self, count=1):
@@ -47,15 +55,23 @@ class _PlainProgress:
 
     def set_postfix_str(self, text):
         self.postfix = text
-        self._draw()
 
-    def _draw(self):
-        done = self.width * self.count // max(self.total, 1)
-        bar = "=" * done + (">" if done < self.width else "") + " " * (self.width - done - 1)
-        self.file.write(f"\r{self.desc} [{bar[:self.width]}] {self.count}/{self.total} {self.postfix}")
+    def _draw(self, final=False):
+        now = time.perf_counter()
+        if not final and (not self.live or now - self._drawn_at < self.interval):
+            return
+        self._drawn_at = now
+        done = min(self.width, self.width * self.count // max(self.total, 1))
+        bar = ("=" * done + ">")[:self.width].ljust(self.width)
+        text = f"{self.desc} [{bar}] {self.count}/{self.total} {self.postfix}"
+        # spaces over what a longer previous line left behind
+        padding = " " * max(self._drawn_length - len(text), 0) if self.live else ""
+        self.file.write(("\r" if self.live else "") + text + padding)
+        self._drawn_length = len(text)
         self.file.flush()
 
     def close(self):
+        self._draw(final=True)
         self.file.write("\n")
         self.file.flush()
 
@@ -405,8 +421,12 @@ class Sequential:
             stored = {}
             for key in data.files:
                 index, _, rest = key.partition("/")
-                param_name = rest.rpartition("/")[2]
-                stored[(int(index), param_name)] = key
+                if not index.isdigit() or "/" not in rest:
+                    raise ParameterError(
+                        f"weights file {path!r} holds {key!r}, not a '{{layer index}}/{{layer name}}/{{param}}' "
+                        "key of save_weights."
+                    )
+                stored[(int(index), rest.rpartition("/")[2])] = key
             expected = {(index, param_name): (key, param) for key, index, param_name, param in self._weight_keys()}
             missing = sorted(key for (key, _) in (expected[k] for k in expected.keys() - stored.keys()))
             extra = sorted(stored[k] for k in stored.keys() - expected.keys())
