@@ -53,7 +53,7 @@ from .functional import (
     relu6_backward,
     relu_backward,
 )
-from . import layers
+from . import layers, nn
 from .layers import pool
 from .resample import interpolate, interpolate_backward
 from .unpool import (

@@ -454,3 +454,17 @@ def pool_cases(draw, nd=None, torch_compatible=False, dilation=True):
 
 
 seeds = st.integers(0, 2**32 - 1)
+
+
+def central_difference(function, array, index, eps=1e-6):
+    """``(f() with array[index] + eps  -  f() with array[index] - eps) / (2 eps)``.
+
+    ``function`` reads ``array`` (a parameter or input, perturbed in place and restored).
+    """
+    saved = array[index]
+    array[index] = saved + eps
+    up = function()
+    array[index] = saved - eps
+    down = function()
+    array[index] = saved
+    return (up - down) / (2 * eps)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from helpers import central_difference
 
 import numpool
 from numpool import DTypeError, ParameterError
@@ -279,14 +280,8 @@ def _finite_difference_check(layer, x):
         flat = array.reshape(-1)
         picks = np.random.default_rng(6).choice(flat.size, size=min(flat.size, 25), replace=False)
         for i in picks:
-            keep = flat[i]
-            flat[i] = keep + eps
-            up = loss()
-            flat[i] = keep - eps
-            down = loss()
-            flat[i] = keep
-            np.testing.assert_allclose(analytic.reshape(-1)[i], (up - down) / (2 * eps), rtol=1e-5, atol=1e-7,
-                                       err_msg=f"{name}[{i}]")
+            np.testing.assert_allclose(analytic.reshape(-1)[i], central_difference(loss, flat, i, eps),
+                                       rtol=1e-5, atol=1e-7, err_msg=f"{name}[{i}]")
 
 
 @pytest.mark.parametrize("case", CONV_CASES[:5] + [dict(kernel_size=2, data_format="channels_first")],

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import central_difference
 
 from numpool import ParameterError
 from numpool.nn import SGD, Adam, History, Sequential, lenet5, softmax_cross_entropy
@@ -283,13 +284,7 @@ def test_forward_and_backward_chain_the_layers():
 def numeric_gradient(function, array, eps=1e-6):
     grad = np.zeros_like(array)
     for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + eps
-        plus = function()
-        array[index] = saved - eps
-        minus = function()
-        array[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
+        grad[index] = central_difference(function, array, index, eps)
     return grad
 
 
