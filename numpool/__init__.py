@@ -82,4 +82,5 @@ __all__ = [
     "max_unpool1d", "max_unpool1d_backward", "max_unpool2d", "max_unpool2d_backward",
     "max_unpool3d", "max_unpool3d_backward",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward", "lp_pool3d", "lp_pool3d_backward",
+    "interpolate", "interpolate_backward", "layers", "nn", "pool",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ._errors import ParameterError
@@ -111,3 +112,11 @@ def _layout_words(nd, layout):
     if layout == "channels_last":
         return f"(N, {', '.join(spatial)}, C) or ({', '.join(spatial)}, C) for layout='channels_last'"
     return f"(N, C, {', '.join(spatial)}) or (C, {', '.join(spatial)}) for layout='channels_first'"
+
+
+def channel_block(n, c):
+    """Channels per task of a channels-last scatter, parallel over (n, channel block) pairs:
+    enough tasks for every thread (about four each) while no two tasks share a channel."""
+    want = 4 * numba.get_num_threads()
+    blocks = min(c, max(1, -(-want // max(n, 1))))
+    return max(1, -(-c // blocks))

@@ -330,10 +330,23 @@ def adaptive_table(size, out):
     return table
 
 
-def fractional_output_size(op, in_spatial, kernel, output_size, output_ratio):
-    """Output spatial size of fractional max pooling from ``output_size`` or ``output_ratio``
-    (PyTorch: ``int(L * ratio)``), checked so that every window fits: ``O + k - 1 <= L``."""
+@dataclass(frozen=True)
+class FractionalSpec:
+    """Fractional max pooling's geometry; its windows depend on per-plane samples, so the
+    window tables are built by the caller (see :func:`fractional_starts`)."""
+
+    op: str
+    in_spatial: tuple
+    kernel_size: tuple
+    out_spatial: tuple
+
+
+def fractional_spec(op, in_spatial, kernel_size, output_size, output_ratio):
+    """Validate fractional max pooling's arguments: the output size comes from ``output_size``
+    or ``output_ratio`` (PyTorch: ``int(L * ratio)``), and every window must fit:
+    ``O + k - 1 <= L``."""
     nd = len(in_spatial)
+    kernel = int_tuple("kernel_size", kernel_size, nd, op, 1)
     if (output_size is None) == (output_ratio is None):
         raise ParameterError(
             f"{op} needs exactly one of `output_size` and `output_ratio`; got output_size={output_size!r}, "
@@ -356,7 +369,7 @@ def fractional_output_size(op, in_spatial, kernel, output_size, output_ratio):
                 f"{op}: output size {outs} with kernel_size {kernel} does not fit input size {tuple(in_spatial)} "
                 f"(each dim needs 1 <= output and output + kernel_size - 1 <= input)."
             )
-    return outs
+    return FractionalSpec(op, tuple(in_spatial), kernel, outs)
 
 
 def fractional_starts(samples, size, out, kernel, dtype):

@@ -7,13 +7,15 @@ maps the array onto a kernel's 5-D view without copying, and a kernel from
 
 from __future__ import annotations
 
-import numba
+import dataclasses
+import functools
+
 import numpy as np
 
 from . import _params
 from ._checks import as_array, check_bool, check_nonempty_spatial, check_shape, kernel_dtype, lowest
 from ._errors import DTypeError, ParameterError
-from ._layout import View, plan_view
+from ._layout import channel_block, plan_view
 from .kernels import avgpool, maxpool
 
 __all__ = [
@@ -41,26 +43,30 @@ __all__ = [
 class _Call:
     """One validated pooling call: the array, its view, the spec and the kernel geometry."""
 
-    def __init__(self, op, nd, x, layout, kinds, make_spec):
-        """``make_spec(spatial_shape)`` validates the window arguments and returns the spec."""
+    def __init__(self, op, nd, x, layout, kinds, make_spec, memory=None):
+        """``make_spec(spatial_shape)`` validates the window arguments and returns the spec;
+        ``memory`` ("cf" or "cl") forces the kernels' memory order instead of following x's."""
         self.op = op
         self.x = as_array(x, op, kinds=kinds)
         self.layout = _params.normalize_layout(layout, op)
         self.view = plan_view(self.x, nd, self.layout, op)
+        if memory is not None:
+            self.view = dataclasses.replace(self.view, memory=memory)
         spatial = self.view.spatial_shape(self.x.shape)
         check_nonempty_spatial(spatial, self.x.shape, op)
         self.spec = make_spec(spatial)
-        (self.td, self.th, self.tw), self.dil, self.wgeom = _params.table_spec(self.spec)
-        self.out_shape = self._with_spatial(self.spec.out_spatial)
+        self.out_shape = self.view.with_spatial(self.x.shape, self.spec.out_spatial)
 
-    def _with_spatial(self, spatial):
-        shape = list(self.x.shape)
-        nd = self.view.nd
-        if self.layout == "channels_last":
-            shape[-nd - 1:-1] = spatial
-        else:
-            shape[-nd:] = spatial
-        return tuple(shape)
+    @functools.cached_property
+    def _geometry(self):
+        return _params.table_spec(self.spec)
+
+    # the kernels' window tables and scalars (see numpool._params.table_spec)
+    td = property(lambda self: self._geometry[0][0])
+    th = property(lambda self: self._geometry[0][1])
+    tw = property(lambda self: self._geometry[0][2])
+    dil = property(lambda self: self._geometry[1])
+    wgeom = property(lambda self: self._geometry[2])
 
     @property
     def cf(self):
@@ -88,10 +94,7 @@ class _Call:
         return np.ascontiguousarray(self.view.to_kernel(g), dtype=dtype)
 
     def channel_block(self, n, c):
-        """Channels per parallel task for channels-last scatters: enough tasks for every thread."""
-        want = 4 * numba.get_num_threads()
-        blocks = min(c, max(1, -(-want // max(n, 1))))
-        return max(1, -(-c // blocks))
+        return channel_block(n, c)
 
 
 def _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, kinds):
@@ -844,16 +847,13 @@ def global_avg_pool_backward(grad_output, x, keepdims=False, layout="channels_fi
 
 def _fractional_setup(nd, x, kernel_size, output_size, output_ratio, random_samples, seed, layout, op, kinds):
     """Validate a fractional call; return (call on channels-first memory, per-plane window tables)."""
-    a = as_array(x, op, kinds=kinds)
-    layout = _params.normalize_layout(layout, op)
-    view = plan_view(a, nd, layout, op)
-    view = View(view.layout, view.nd, view.batched, "cf")  # windows vary per plane: plane-major memory
-    spatial = view.spatial_shape(a.shape)
-    check_nonempty_spatial(spatial, a.shape, op)
-    kernel = _params.int_tuple("kernel_size", kernel_size, nd, op, 1)
-    outs = _params.fractional_output_size(op, spatial, kernel, output_size, output_ratio)
-    n, c = view.kernel_shape(a.shape)[:2]
-    acc = kernel_dtype(a.dtype) if a.dtype.kind == "f" else np.dtype(np.float32)
+    # windows vary per plane, so the kernel runs on plane-major (channels-first) memory
+    call = _Call(op, nd, x, layout, kinds,
+                 lambda spatial: _params.fractional_spec(op, spatial, kernel_size, output_size, output_ratio),
+                 memory="cf")
+    view, spatial, kernel, outs = call.view, call.spec.in_spatial, call.spec.kernel_size, call.spec.out_spatial
+    n, c = view.kernel_shape(call.x.shape)[:2]
+    acc = kernel_dtype(call.x.dtype) if call.x.dtype.kind == "f" else np.dtype(np.float32)
     if random_samples is None:
         samples = np.random.default_rng(seed).random((n, c, nd)).astype(acc)
     else:
@@ -884,10 +884,6 @@ def _fractional_setup(nd, x, kernel_size, output_size, output_ratio, random_samp
         table = np.empty((planes, 3, outs3[axis]), dtype=np.int64)
         table[:, 0], table[:, 1], table[:, 2] = starts, kernels[axis], kernels[axis]
         tables.append(table)
-    spec = _params.AdaptiveSpec(op, spatial, outs)  # only its output size is read by _Call's users here
-    call = _Call.__new__(_Call)
-    call.op, call.x, call.layout, call.view, call.spec = op, a, layout, view, spec
-    call.out_shape = call._with_spatial(outs)
     return call, tables
 
 

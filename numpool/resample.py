@@ -47,12 +47,7 @@ class _Resample:
                 f"got dtype {self.x.dtype}. Only the nearest modes keep integer and bool dtypes: cast first."
             )
         self.nd = nd
-        shape = list(self.x.shape)
-        if self.layout == "channels_last":
-            shape[-nd - 1:-1] = self.spec.out_spatial
-        else:
-            shape[-nd:] = self.spec.out_spatial
-        self.out_shape = tuple(shape)
+        self.out_shape = self.view.with_spatial(self.x.shape, self.spec.out_spatial)
         # The innermost spatial axis first, then shrinking axes first (later passes then run
         # on less data).  In channels-first memory the innermost axis's pass gathers one cell
         # at a time while the others move whole contiguous rows, so it should run on the

@@ -6,12 +6,11 @@ Thin like ``numpool.functional``: ``numpool._params.unpool_spec`` gives the outp
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from ._checks import as_array, check_nonempty_spatial, check_shape
 from ._errors import DTypeError, ParameterError
-from ._layout import plan_view
+from ._layout import channel_block, plan_view
 from ._params import normalize_layout, unpool_spec
 from .kernels import unpool as kernels
 
@@ -63,12 +62,6 @@ class _UnpoolCall:
         k = np.ascontiguousarray(self.view.to_kernel(array), dtype=dtype)
         return _flat_kernel(k, self.view.memory == "cf")
 
-    def channel_block(self, n, c):
-        """Channels per channels-last task: enough (n, block) tasks for every thread."""
-        want = 4 * numba.get_num_threads()
-        blocks = min(c, max(1, -(-want // max(n, 1))))
-        return max(1, -(-c // blocks))
-
 
 def _flat_kernel(k, cf):
     if cf:
@@ -95,7 +88,7 @@ def _forward(nd, x, indices, kernel_size, stride, padding, output_size, layout):
     if call.view.memory == "cf":
         kernels.unpool_cf(_bits(xf), call.idx, _bits(outf))
     else:
-        kernels.unpool_cl(_bits(xf), call.idx, _bits(outf), call.channel_block(xf.shape[0], xf.shape[2]))
+        kernels.unpool_cl(_bits(xf), call.idx, _bits(outf), channel_block(xf.shape[0], xf.shape[2]))
     return out if out.dtype == call.x.dtype else out.astype(call.x.dtype, order="K")
 
 

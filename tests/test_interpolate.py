@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from numpool import DTypeError, ParameterError
 from numpool.resample import interpolate, interpolate_backward
 
 LAYOUTS = ["channels_first", "channels_last"]

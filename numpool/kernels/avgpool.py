@@ -15,8 +15,8 @@ import numpy as np
 from numba import njit, prange
 from numba import uint64 as u8
 
-from ._rows import (block_count, phase_scratch, split_block, split_row, spread_row_cf, spread_row_cl, sum_row_cf,
-                    sum_row_cl)
+from ._rows import (block_count, phase_scratch, split_block, split_channel_block, split_row, spread_row_cf,
+                    spread_row_cl, sum_row_cf, sum_row_cl)
 
 _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
@@ -116,9 +116,7 @@ def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, chain, block):
     OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
     nblocks = (C + block - 1) // block
     for p in prange(N * nblocks):
-        n = p // nblocks
-        c0 = (p % nblocks) * block
-        c1 = min(c0 + block, C)
+        n, c0, c1 = split_channel_block(p, nblocks, block, C)
         share = np.empty((OW, C), dtype=gx.dtype)
         for od in range(OD):
             for oh in range(OH):

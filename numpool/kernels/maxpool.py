@@ -13,7 +13,7 @@ from numba import njit, prange
 from numba import uint64 as u8
 
 from ._rows import (argmax_row_cf, argmax_row_cl, block_count, max_row_cf, max_row_cl, phase_scratch,
-                    split_block, split_row)
+                    split_block, split_channel_block, split_row)
 
 _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
@@ -95,9 +95,7 @@ def max_backward_cl(x, g, gx, td, th, tw, dil, lowest, block):
     OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
     nblocks = (C + block - 1) // block
     for p in prange(N * nblocks):
-        n = p // nblocks
-        c0 = (p % nblocks) * block
-        c1 = min(c0 + block, C)
+        n, c0, c1 = split_channel_block(p, nblocks, block, C)
         vals = np.empty((OW, C), dtype=x.dtype)
         pos = np.empty((OW, C), dtype=np.int64)
         for od in range(OD):
@@ -128,9 +126,7 @@ def scatter_add_cl(g, idx, gx, block):
     N, J, C = g.shape
     nblocks = (C + block - 1) // block
     for p in prange(N * nblocks):
-        n = p // nblocks
-        c0 = (p % nblocks) * block
-        c1 = min(c0 + block, C)
+        n, c0, c1 = split_channel_block(p, nblocks, block, C)
         for j in range(J):
             for c in range(c0, c1):
                 i = idx[n, j, c]
