@@ -93,9 +93,6 @@ class _Call:
             )
         return np.ascontiguousarray(self.view.to_kernel(g), dtype=dtype)
 
-    def channel_block(self, n, c):
-        return channel_block(n, c)
-
 
 def _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, kinds):
     def make_spec(spatial):
@@ -159,7 +156,7 @@ def _run_max_backward(call, grad_output, indices):
             maxpool.scatter_add_cf(g.reshape(planes, -1), idx.reshape(planes, -1), gx_flat)
         else:
             c = gxk.shape[4]
-            maxpool.scatter_add_cl(g.reshape(n, -1, c), idx.reshape(n, -1, c), gx_flat, call.channel_block(n, c))
+            maxpool.scatter_add_cl(g.reshape(n, -1, c), idx.reshape(n, -1, c), gx_flat, channel_block(n, c))
         return _finish(call, gx, call.x.dtype)
     xk = call.kernel_input()
     low = lowest(xk.dtype)
@@ -167,7 +164,7 @@ def _run_max_backward(call, grad_output, indices):
         maxpool.max_backward_cf(xk, g, gx_flat, call.td, call.th, call.tw, call.dil, call.wgeom, low)
     else:
         maxpool.max_backward_cl(xk, g, gx_flat, call.td, call.th, call.tw, call.dil, low,
-                                call.channel_block(n, gxk.shape[4]))
+                                channel_block(n, gxk.shape[4]))
     return _finish(call, gx, call.x.dtype)
 
 
@@ -247,7 +244,7 @@ def _run_avg_backward(call, grad_output, include, override, chain=False):
         avgpool.avg_backward_cf(g, gxk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, chain)
     else:
         avgpool.avg_backward_cl(g, gxk, call.td, call.th, call.tw, call.dil, fd, fh, fw, over, chain,
-                                call.channel_block(gxk.shape[0], gxk.shape[4]))
+                                channel_block(gxk.shape[0], gxk.shape[4]))
     return _finish(call, gx, call.x.dtype)
 
 
@@ -782,6 +779,7 @@ def global_max_pool(x, keepdims=False, layout="channels_first"):
            [11., 15.]])
     """
     op = "global_max_pool"
+    x = as_array(x, op, kinds="biuf")
     layout = _params.normalize_layout(layout, op)
     nd = _global_rank(x, op)
     keep = check_bool("keepdims", keepdims, op)
@@ -791,9 +789,10 @@ def global_max_pool(x, keepdims=False, layout="channels_first"):
 def global_max_pool_backward(grad_output, x, keepdims=False, layout="channels_first"):
     """Gradient of :func:`global_max_pool`: each gradient goes to its plane's (first) maximum."""
     op = "global_max_pool_backward"
+    x = as_array(x, op, kinds="iuf")
     layout = _params.normalize_layout(layout, op)
     nd = _global_rank(x, op)
-    g = _keep_spatial(grad_output, np.asarray(x), nd, layout, check_bool("keepdims", keepdims, op), op)
+    g = _keep_spatial(grad_output, x, nd, layout, check_bool("keepdims", keepdims, op), op)
     return _run_max_backward(_adaptive_call(op, nd, x, 1, layout, "iuf"), g, None)
 
 
@@ -817,6 +816,7 @@ def global_avg_pool(x, keepdims=False, layout="channels_first"):
             [13.5]]])
     """
     op = "global_avg_pool"
+    x = as_array(x, op, kinds="f")
     layout = _params.normalize_layout(layout, op)
     nd = _global_rank(x, op)
     keep = check_bool("keepdims", keepdims, op)
@@ -835,9 +835,10 @@ def global_avg_pool(x, keepdims=False, layout="channels_first"):
 def global_avg_pool_backward(grad_output, x, keepdims=False, layout="channels_first"):
     """Gradient of :func:`global_avg_pool`: each gradient spread evenly over its plane."""
     op = "global_avg_pool_backward"
+    x = as_array(x, op, kinds="f")
     layout = _params.normalize_layout(layout, op)
     nd = _global_rank(x, op)
-    g = _keep_spatial(grad_output, np.asarray(x), nd, layout, check_bool("keepdims", keepdims, op), op)
+    g = _keep_spatial(grad_output, x, nd, layout, check_bool("keepdims", keepdims, op), op)
     return _run_avg_backward(_adaptive_call(op, nd, x, 1, layout, "f"), g, False, 0, chain=True)
 
 

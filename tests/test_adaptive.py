@@ -203,3 +203,6 @@ def test_global_errors():
         numpool.global_avg_pool(np.zeros((1, 3, 4, 4)), keepdims=1)
     with pytest.raises(DTypeError, match="int32"):
         numpool.adaptive_avg_pool2d(np.zeros((1, 1, 4, 4), np.int32), 2)
+    for fn in (numpool.global_max_pool, numpool.global_avg_pool):
+        with pytest.raises(DTypeError, match="`x` must be array-like"):
+            fn([[[1.0, 2.0], [3.0]]])
