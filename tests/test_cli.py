@@ -1,4 +1,4 @@
-"""The ``numpool`` command line: ``demo`` prints the tutorials' numbers; bad options fail cleanly.
+"""The ``numpool`` command line: ``examples`` prints the tutorials' numbers; bad options fail cleanly.
 
 Expected values are the ones the tutorials print (d2l's pooling chapter, the TF2 course's
 slides), not numbers recomputed with numpool.
@@ -12,22 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from numpool.cli import demo_text, main
+from numpool.cli import main
+from numpool.commands.examples import examples_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
 
 
 @pytest.fixture(scope="module")
-def demo():
-    return demo_text()
+def examples():
+    return examples_text()
 
 
 def result(text, code):
-    """The numbers printed under the one ``>>> ...`` line of the demo that contains ``code``."""
+    """The numbers printed under the one ``>>> ...`` line of the examples that contains ``code``."""
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("    >>> ") and code in line]
-    assert len(starts) == 1, f"{len(starts)} demo lines contain {code!r}"
+    assert len(starts) == 1, f"{len(starts)} example lines contain {code!r}"
     body = []
     for line in lines[starts[0] + 1:]:
         if not line.startswith("      ") and (line or not body):
@@ -36,10 +37,10 @@ def result(text, code):
     return [float(v) for v in NUMBER.findall("\n".join(body))]
 
 
-def test_main_demo_prints_the_demo(capsys):
-    assert main(["demo"]) == 0
+def test_main_examples_prints_the_examples(capsys):
+    assert main(["examples"]) == 0
     captured = capsys.readouterr()
-    assert captured.out == demo_text()
+    assert captured.out == examples_text()
     assert captured.err == ""
 
 
@@ -79,28 +80,28 @@ def test_main_demo_prints_the_demo(capsys):
      [0, 2, 0, 1, 0, 0, 0, 0, 0, 4, 0, 2, 0, 0, 0, 0]),
     ("numpool.avg_pool2d_backward", [0.25, 0.5, 0.25, 0.5, 1, 0.5, 0.25, 0.5, 0.25]),
 ])
-def test_demo_shows_the_tutorials_numbers(demo, code, expected):
-    assert result(demo, code) == pytest.approx(expected)
+def test_examples_show_the_tutorials_numbers(examples, code, expected):
+    assert result(examples, code) == pytest.approx(expected)
 
 
-def test_demo_has_a_caption_above_every_example(demo):
-    lines = demo.splitlines()
+def test_examples_have_a_caption_above_every_one(examples):
+    lines = examples.splitlines()
     for above, line in zip(lines, lines[1:]):
         if line.startswith("    >>> ") and not above.startswith("    >>> "):
             assert above.startswith("  ") and not above.startswith("   "), f"no caption above {line!r}"
 
 
-def test_python_m_numpool_demo():
-    proc = subprocess.run([sys.executable, "-m", "numpool", "demo"], capture_output=True, text=True, timeout=600)
+def test_python_m_numpool_examples():
+    proc = subprocess.run([sys.executable, "-m", "numpool", "examples"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "Dive into Deep Learning" in proc.stdout
     assert result(proc.stdout, "numpool.max_pool2d(X, 3, stride=2, padding=1)") == [5, 7, 13, 15]
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["demo", "--bogus"], "unrecognized arguments: --bogus"),
+    (["examples", "--bogus"], "unrecognized arguments: --bogus"),
     (["bogus"], "invalid choice: 'bogus'"),
-    ([], "missing COMMAND, one of: demo"),
+    ([], "missing COMMAND, one of: "),
     (["--frobnicate"], "--frobnicate"),
 ])
 def test_bad_command_line_prints_one_line_and_fails(capsys, argv, words):
@@ -113,7 +114,7 @@ def test_bad_command_line_prints_one_line_and_fails(capsys, argv, words):
 
 
 def test_bad_option_in_a_subprocess_has_no_traceback():
-    proc = subprocess.run([sys.executable, "-m", "numpool", "demo", "--bogus"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "numpool", "examples", "--bogus"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -123,9 +124,9 @@ def test_bad_option_in_a_subprocess_has_no_traceback():
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--help"], "demo"),
+    (["--help"], "examples"),
     (["-h"], "COMMAND"),
-    (["demo", "--help"], "usage: numpool demo"),
+    (["examples", "--help"], "usage: numpool examples"),
     (["--version"], "numpool 0.1"),
 ])
 def test_help_and_version(capsys, argv, words):
