@@ -1,5 +1,5 @@
 """The commands of the ``numpool`` command line, one module each (see :mod:`numpool.cli`)."""
 
-from . import examples
+from . import demo, examples
 
-MODULES = (examples,)
+MODULES = (demo, examples,)
