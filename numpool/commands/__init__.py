@@ -1,5 +1,5 @@
 """The commands of the ``numpool`` command line, one module each (see :mod:`numpool.cli`)."""
 
-from . import demo, examples
+from . import demo, examples, explain
 
-MODULES = (demo, examples,)
+MODULES = (demo, examples, explain)
