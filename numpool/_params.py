@@ -420,6 +420,37 @@ def table_spec(spec):
     return tables, dil, wgeom
 
 
+# Channels-first planes at most this wide are pooled a whole plane per loop
+# (numpool.kernels.planes); wider rows are long enough for the row kernels.
+PLANE_MAX_WIDTH = 64
+
+
+def plane_geometry(spec):
+    """``(kh, sh, dh, pad_top, kw, sw, dw, pad_left, Hp, J)`` for :mod:`numpool.kernels.planes`,
+    or ``None`` where that path does not apply: planes wider than :data:`PLANE_MAX_WIDTH`,
+    and adaptive bins of varying size (an adaptive axis whose size is a multiple of its
+    output size has equal bins, a window of ``size / out`` cells at that stride).
+
+    ``Hp`` padded rows and ``J`` columns per phase hold every tap of every output.
+    """
+    if isinstance(spec, AdaptiveSpec):
+        lift = 3 - spec.nd
+        sizes = (1,) * lift + spec.in_spatial
+        outs = (1,) * lift + spec.out_spatial
+        if any(n % o for n, o in zip(sizes[1:], outs[1:])):
+            return None
+        kernel = stride = tuple(n // o for n, o in zip(sizes, outs))
+        dilation, pads = (1, 1, 1), ((0, 0),) * 3
+    else:
+        sizes, kernel, stride, dilation, pads, outs = spec.lifted()
+    if sizes[2] > PLANE_MAX_WIDTH:
+        return None
+    (_, kh, kw), (_, sh, sw), (_, dh, dw) = kernel, stride, dilation
+    hp = (outs[1] - 1) * sh + (kh - 1) * dh + 1
+    j = outs[2] + (kw - 1) * dw // sw
+    return np.array([kh, sh, dh, pads[1][0], kw, sw, dw, pads[2][0], hp, j], dtype=np.int64)
+
+
 def divisor_factors(spec, count_include_pad):
     """Per-axis divisor factors of average pooling on the lifted view (int64 arrays)."""
     tables, _, _ = table_spec(spec)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import numba
 import numpy as np
 
 from . import _params
 from ._checks import as_array, check_bool, check_nonempty_spatial, check_shape, kernel_dtype, lowest
 from ._errors import DTypeError, ParameterError
 from ._layout import channel_block, plan_view
-from .kernels import avgpool, maxpool
+from .kernels import avgpool, maxpool, planes
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d",
@@ -68,6 +69,11 @@ class _Call:
     dil = property(lambda self: self._geometry[1])
     wgeom = property(lambda self: self._geometry[2])
 
+    @functools.cached_property
+    def plane(self):
+        """Geometry for the whole-plane channels-first kernels, or None (row kernels)."""
+        return _params.plane_geometry(self.spec) if self.cf else None
+
     @property
     def cf(self):
         return self.view.memory == "cf"
@@ -106,6 +112,11 @@ def _adaptive_call(op, nd, x, output_size, layout, kinds):
     return _Call(op, nd, x, layout, kinds, lambda spatial: _params.adaptive_spec(op, spatial, output_size, np.shape(x)))
 
 
+def _plane_blocks(xk):
+    """Parallel tasks for the whole-plane kernels: a few per thread, each with its scratch."""
+    return max(1, min(xk.shape[0] * xk.shape[1] * xk.shape[2], 4 * numba.get_num_threads()))
+
+
 def _finish(call, out_user, dtype):
     """Cast a kernel result back to ``dtype`` (float16 outputs, bool views)."""
     if out_user.dtype == dtype:
@@ -131,7 +142,11 @@ def _run_max(call, want_indices, nan_wins=True):
         else:
             maxpool.argmax_cl(xk, outk, idxk, call.td, call.th, call.tw, call.dil, low, nan_wins)
         return _finish(call, out, call.x.dtype), idx
-    if call.cf:
+    if call.plane is not None:
+        ones = np.ones(1)  # divisors unused by max pooling
+        planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, True, low, ones, ones, ones, 1.0, False,
+                              _plane_blocks(xk))
+    elif call.cf:
         maxpool.max_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, low)
     else:
         maxpool.max_cl(xk, outk, call.td, call.th, call.tw, call.dil, low)
@@ -228,7 +243,10 @@ def _run_avg(call, include, override, chain=False):
     (fd, fh, fw), over = _avg_args(call, include, override)
     xk = call.kernel_input()
     out, outk = call.view.empty(call.out_shape, xk.dtype)
-    if call.cf:
+    if call.plane is not None:
+        planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, False, 0, fd, fh, fw, over, chain,
+                              _plane_blocks(xk))
+    elif call.cf:
         avgpool.avg_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, chain)
     else:
         avgpool.avg_cl(xk, outk, call.td, call.th, call.tw, call.dil, fd, fh, fw, over, chain)

@@ -81,3 +81,72 @@ def test_other_memory_order_runs_the_other_kernel_and_keeps_it(op):
     back = (numpool.max_pool2d_backward if op == "max" else numpool.avg_pool2d_backward)(
         np.ones_like(got), view, 3, stride=2, padding=1)
     assert back.shape == view.shape and back.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+# -- the whole-plane channels-first kernels against the row kernels ----------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from helpers import INT_DTYPES, pool_cases, seeds  # noqa: E402
+from numpool import _params  # noqa: E402
+
+
+def _both_paths(monkeypatch, run):
+    """``run()`` through the whole-plane kernels and through the row kernels."""
+    monkeypatch.setattr(_params, "PLANE_MAX_WIDTH", 10**9)
+    planes = run()
+    monkeypatch.setattr(_params, "PLANE_MAX_WIDTH", 0)
+    rows = run()
+    return planes, rows
+
+
+def _values(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind in "iu":
+        return rng.integers(np.iinfo(dtype).min, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    x = rng.integers(-3, 4, shape).astype(dtype)  # many ties
+    x.flat[rng.integers(0, x.size, max(1, x.size // 7))] = rng.standard_normal(max(1, x.size // 7))
+    x.flat[rng.integers(0, x.size, max(1, x.size // 11))] = np.nan
+    return x
+
+
+@settings(deadline=None, max_examples=150)
+@given(pool_cases(), st.sampled_from((np.float32, np.float64) + INT_DTYPES), seeds, st.booleans(),
+       st.sampled_from([None, 3]))
+def test_plane_kernels_equal_row_kernels_bitwise(shape_pool, dtype, seed, include, override):
+    shape, pool = shape_pool
+    nd = len(shape) - 2
+    x = _values(shape, dtype, seed)
+    with pytest.MonkeyPatch.context() as mp:
+        planes, rows = _both_paths(mp, lambda: getattr(numpool, f"max_pool{nd}d")(x, **pool.kwargs()))
+        np.testing.assert_array_equal(planes, rows)
+        assert planes.dtype == rows.dtype and np.array_equal(np.signbit(planes), np.signbit(rows))
+        if np.dtype(dtype).kind == "f":
+            run = lambda: getattr(numpool, f"avg_pool{nd}d")(  # noqa: E731
+                x, **pool.kwargs(), count_include_pad=include, divisor_override=override)
+            planes, rows = _both_paths(mp, run)
+            np.testing.assert_array_equal(planes, rows)
+            assert np.array_equal(np.signbit(planes), np.signbit(rows))
+
+
+@pytest.mark.parametrize("nd, spatial, out", [
+    (1, (12,), 4), (2, (14, 14), 7), (2, (12, 8), (4, 2)), (2, (9, 12), (9, 3)), (3, (4, 6, 6), (2, 3, 2)),
+    (3, (5, 6, 6), (2, 3, 3)),  # depth bins of varying size, equal bins in the plane
+])
+def test_plane_kernels_take_equal_adaptive_bins(monkeypatch, nd, spatial, out):
+    x = _values((2, 3) + spatial, np.float32, nd)
+    x[np.isnan(x)] = 0.5
+    for name in ("adaptive_avg_pool", "adaptive_max_pool"):
+        planes, rows = _both_paths(monkeypatch, lambda: getattr(numpool, f"{name}{nd}d")(x, out))
+        np.testing.assert_array_equal(planes, rows)
+
+
+def test_plane_geometry_declines_unequal_bins_and_wide_planes():
+    spec = _params.adaptive_spec("adaptive_avg_pool2d", (14, 13), 7)
+    assert _params.plane_geometry(spec) is None
+    wide = _params.pool_spec("max_pool2d", (8, _params.PLANE_MAX_WIDTH + 1), 2, None, 0, 1, False)
+    assert _params.plane_geometry(wide) is None
+    # ceil_mode keeps a 5th window starting at padded cell 8: rows 0..10 padded, 5 + 1 columns a phase
+    assert _params.plane_geometry(_params.pool_spec("max_pool2d", (8, 8), 3, 2, 1, 1, True)).tolist() == [
+        3, 2, 1, 1, 3, 2, 1, 1, 11, 6]
