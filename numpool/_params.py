@@ -399,6 +399,7 @@ def interior_range(size, kernel, stride, dilation, lo, out):
     return first, max(first, stop)
 
 
+@functools.lru_cache(maxsize=1024)
 def table_spec(spec):
     """Tables and scalars the kernels need for one spec on the canonical 3-D view."""
     if isinstance(spec, AdaptiveSpec):
@@ -443,7 +444,7 @@ def plane_geometry(spec):
         dilation, pads = (1, 1, 1), ((0, 0),) * 3
     else:
         sizes, kernel, stride, dilation, pads, outs = spec.lifted()
-    if sizes[2] > PLANE_MAX_WIDTH:
+    if sizes[2] > PLANE_MAX_WIDTH:  # read at each call, so tests can move it
         return None
     (_, kh, kw), (_, sh, sw), (_, dh, dw) = kernel, stride, dilation
     hp = (outs[1] - 1) * sh + (kh - 1) * dh + 1
@@ -451,6 +452,7 @@ def plane_geometry(spec):
     return np.array([kh, sh, dh, pads[1][0], kw, sw, dw, pads[2][0], hp, j], dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=1024)
 def divisor_factors(spec, count_include_pad):
     """Per-axis divisor factors of average pooling on the lifted view (int64 arrays)."""
     tables, _, _ = table_spec(spec)

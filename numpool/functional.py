@@ -144,7 +144,7 @@ def _run_max(call, want_indices, nan_wins=True):
         return _finish(call, out, call.x.dtype), idx
     if call.plane is not None:
         ones = np.ones(1)  # divisors unused by max pooling
-        planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, True, low, ones, ones, ones, 1.0, False,
+        planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, True, low, ones, ones, ones, 1.0, 0,
                               _plane_blocks(xk))
     elif call.cf:
         maxpool.max_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, low)
@@ -231,37 +231,57 @@ def _divisor_override(divisor_override, op):
     )
 
 
-def _avg_args(call, include, override):
-    """Divisor factors and override in the accumulation dtype, so that every division is
-    rounded in that dtype, as PyTorch's kernels do (float32 / int64 would go through float64)."""
+def _avg_args(call, include, override, chain):
+    """Divisor factors, override and division mode for the average kernels.
+
+    Factors are in the accumulation dtype, so that every division is rounded in that
+    dtype, as PyTorch's kernels do (float32 / int64 would go through float64).  Where
+    every divisor is a power of two the kernels get the reciprocals instead and multiply:
+    ``v * 2**-k`` is ``v / 2**k`` exactly, and a division cost as much as the rest of a
+    2x2 average (see :func:`numpool.kernels.avgpool._divide`).
+    """
     acc = kernel_dtype(call.x.dtype)
-    factors = tuple(f.astype(acc) for f in _params.divisor_factors(call.spec, include))
-    return factors, acc.type(override)
+    return _divisors(call.spec, include, override, chain, acc)
+
+
+def _power_of_two(v):
+    return v > 0 and float(np.frexp(v)[0]) == 0.5
+
+
+@functools.lru_cache(maxsize=1024)
+def _divisors(spec, include, override, chain, acc):
+    factors = _params.divisor_factors(spec, include)
+    mode = avgpool.CHAIN if chain else avgpool.PRODUCT
+    if (override == 0 or _power_of_two(override)) and all(_power_of_two(v) for f in factors for v in f):
+        mode += avgpool.RECIPROCAL
+        factors = tuple(1 / f for f in factors)
+        override = 1 / override if override else 0
+    return tuple(f.astype(acc) for f in factors), acc.type(override), mode
 
 
 def _run_avg(call, include, override, chain=False):
-    (fd, fh, fw), over = _avg_args(call, include, override)
+    (fd, fh, fw), over, mode = _avg_args(call, include, override, chain)
     xk = call.kernel_input()
     out, outk = call.view.empty(call.out_shape, xk.dtype)
     if call.plane is not None:
-        planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, False, 0, fd, fh, fw, over, chain,
+        planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, False, 0, fd, fh, fw, over, mode,
                               _plane_blocks(xk))
     elif call.cf:
-        avgpool.avg_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, chain)
+        avgpool.avg_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, mode)
     else:
-        avgpool.avg_cl(xk, outk, call.td, call.th, call.tw, call.dil, fd, fh, fw, over, chain)
+        avgpool.avg_cl(xk, outk, call.td, call.th, call.tw, call.dil, fd, fh, fw, over, mode)
     return _finish(call, out, call.x.dtype)
 
 
 def _run_avg_backward(call, grad_output, include, override, chain=False):
-    (fd, fh, fw), over = _avg_args(call, include, override)
+    (fd, fh, fw), over, mode = _avg_args(call, include, override, chain)
     acc = kernel_dtype(call.x.dtype)
     g = call.grad_view(grad_output, acc)
     gx, gxk = call.view.zeros(call.x.shape, acc)
     if call.cf:
-        avgpool.avg_backward_cf(g, gxk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, chain)
+        avgpool.avg_backward_cf(g, gxk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, mode)
     else:
-        avgpool.avg_backward_cl(g, gxk, call.td, call.th, call.tw, call.dil, fd, fh, fw, over, chain,
+        avgpool.avg_backward_cl(g, gxk, call.td, call.th, call.tw, call.dil, fd, fh, fw, over, mode,
                                 channel_block(gxk.shape[0], gxk.shape[4]))
     return _finish(call, gx, call.x.dtype)
 

@@ -5,8 +5,8 @@ the accumulation dtype (float32 for float16 and float32 inputs, float64 for floa
 Sums add taps in row-major window order starting from zero, as PyTorch's CPU kernels do.
 The divisor of output ``(od, oh, ow)`` is ``override`` when it is > 0, else the product of
 the per-axis factors ``fd[od] * fh[oh] * fw[ow]`` (see ``numpool._params.divisor_factors``);
-with ``chain`` the sum is divided by each factor in turn, ``sum / fd / fh / fw``, which is
-how PyTorch's adaptive average pooling rounds.
+in the CHAIN modes the sum is divided by each factor in turn, ``sum / fd / fh / fw``, which
+is how PyTorch's adaptive average pooling rounds (see ``_divide`` for the modes).
 A window wholly in padding with ``count_include_pad=False`` has divisor 0 and gives NaN.
 Parallel structure as in :mod:`numpool.kernels.maxpool`.
 """
@@ -21,39 +21,57 @@ from ._rows import (block_count, phase_scratch, split_block, split_channel_block
 _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 
+# Division modes: the divisor of output (od, oh, ow) is ``fd[od] * fh[oh] * fw[ow]`` divided
+# once (PRODUCT), or its factors divided one after another (CHAIN, PyTorch's adaptive
+# rounding); with RECIPROCAL added, the arrays (and ``override``) hold exact reciprocals
+# of powers of two and the kernels multiply, which rounds exactly as dividing does.
+PRODUCT, CHAIN, RECIPROCAL = 0, 1, 2
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
-def _divide(v, od, oh, ow, fd, fh, fw, override, chain):
+def _divide(v, od, oh, ow, fd, fh, fw, override, mode):
     if override > 0:
-        return v / override
-    if chain:
+        return v * override if mode >= RECIPROCAL else v / override
+    if mode == PRODUCT:
+        return v / (fd[od] * fh[oh] * fw[ow])
+    if mode == CHAIN:
         return v / fd[od] / fh[oh] / fw[ow]
-    return v / (fd[od] * fh[oh] * fw[ow])
+    if mode == PRODUCT + RECIPROCAL:
+        return v * (fd[od] * fh[oh] * fw[ow])
+    return v * fd[od] * fh[oh] * fw[ow]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _divide_row(row, row0, od, oh, fd, fh, fw, override, chain):
-    """:func:`_divide` over one output row ``row[row0:row0 + OW]``, as three branch-free
-    loops so that each vectorises (one call per element did not)."""
+def _divide_row(row, row0, od, oh, fd, fh, fw, override, mode):
+    """:func:`_divide` over one output row ``row[row0:row0 + OW]``, one branch-free loop
+    per case so that each vectorises (one call per element did not)."""
     OW = fw.shape[0]
-    if override > 0:
+    a, b = fd[od], fh[oh]
+    if override > 0 and mode >= RECIPROCAL:
+        for ow in range(OW):
+            row[u8(row0 + ow)] = row[u8(row0 + ow)] * override
+    elif override > 0:
         for ow in range(OW):
             row[u8(row0 + ow)] = row[u8(row0 + ow)] / override
-    elif chain and fd[od] == 1:  # dividing by 1 is exact: skip it (a lifted axis in 1-D and 2-D)
-        b = fh[oh]
+    elif mode == PRODUCT:
+        for ow in range(OW):
+            row[u8(row0 + ow)] = row[u8(row0 + ow)] / (a * b * fw[u8(ow)])
+    elif mode == PRODUCT + RECIPROCAL:
+        for ow in range(OW):
+            row[u8(row0 + ow)] = row[u8(row0 + ow)] * (a * b * fw[u8(ow)])
+    elif mode == CHAIN and a == 1:  # dividing by 1 is exact: skip it (a lifted axis in 1-D and 2-D)
         for ow in range(OW):
             row[u8(row0 + ow)] = row[u8(row0 + ow)] / b / fw[u8(ow)]
-    elif chain:
-        a, b = fd[od], fh[oh]
+    elif mode == CHAIN:
         for ow in range(OW):
             row[u8(row0 + ow)] = row[u8(row0 + ow)] / a / b / fw[u8(ow)]
-    else:
-        ab = fd[od] * fh[oh]
+    else:  # reciprocals of a chain: multiplying by 1 is exact too
         for ow in range(OW):
-            row[u8(row0 + ow)] = row[u8(row0 + ow)] / (ab * fw[u8(ow)])
+            row[u8(row0 + ow)] = row[u8(row0 + ow)] * a * b * fw[u8(ow)]
 
 
 @njit(**_opts)
-def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override, chain):
+def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override, mode):
     N, C, D, H, W = x.shape
     OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
     xf = x.reshape(-1)
@@ -64,11 +82,11 @@ def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override, chain):
         for oh in range(oh0, oh1):
             row0 = ((plane * OD + od) * OH + oh) * OW
             sum_row_cf(xf, plane * D * H * W, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, ph)
-            _divide_row(of, row0, od, oh, fd, fh, fw, override, chain)
+            _divide_row(of, row0, od, oh, fd, fh, fw, override, mode)
 
 
 @njit(**_opts)
-def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override, chain):
+def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override, mode):
     N = x.shape[0]
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for r in prange(N * OD * OH):
@@ -77,25 +95,26 @@ def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override, chain):
         sum_row_cl(x[n], od, oh, orow, td, th, tw, dil)
         for ow in range(OW):
             # one divisor per cell, then a vectorised loop over the channels
-            if override > 0:
-                for c in range(orow.shape[1]):
-                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / override
-            elif chain and fd[od] == 1:  # dividing by 1 is exact: skip it
-                b, w = fh[oh], fw[ow]
-                for c in range(orow.shape[1]):
-                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / b / w
-            elif chain:
+            if override > 0 or mode == PRODUCT or mode == PRODUCT + RECIPROCAL:
+                q = override if override > 0 else fd[od] * fh[oh] * fw[ow]
+                if mode >= RECIPROCAL:
+                    for c in range(orow.shape[1]):
+                        orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] * q
+                else:
+                    for c in range(orow.shape[1]):
+                        orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / q
+            elif mode == CHAIN:
                 a, b, w = fd[od], fh[oh], fw[ow]
                 for c in range(orow.shape[1]):
                     orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / a / b / w
             else:
-                q = fd[od] * fh[oh] * fw[ow]
+                a, b, w = fd[od], fh[oh], fw[ow]
                 for c in range(orow.shape[1]):
-                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / q
+                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] * a * b * w
 
 
 @njit(**_opts)
-def avg_backward_cf(g, gx, td, th, tw, dil, wgeom, fd, fh, fw, override, chain):
+def avg_backward_cf(g, gx, td, th, tw, dil, wgeom, fd, fh, fw, override, mode):
     N, C, D, H, W = gx.shape
     OD, OH, OW = g.shape[2], g.shape[3], g.shape[4]
     gf = g.reshape(-1)
@@ -106,12 +125,12 @@ def avg_backward_cf(g, gx, td, th, tw, dil, wgeom, fd, fh, fw, override, chain):
             for oh in range(OH):
                 g0 = ((p * OD + od) * OH + oh) * OW
                 for ow in range(OW):
-                    share[u8(ow)] = _divide(gf[u8(g0 + ow)], od, oh, ow, fd, fh, fw, override, chain)
+                    share[u8(ow)] = _divide(gf[u8(g0 + ow)], od, oh, ow, fd, fh, fw, override, mode)
                 spread_row_cf(gxf, p * D * H * W, H, W, share, od, oh, td, th, tw, dil, wgeom)
 
 
 @njit(**_opts)
-def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, chain, block):
+def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, mode, block):
     N, C = g.shape[0], g.shape[4]
     OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
     nblocks = (C + block - 1) // block
@@ -123,7 +142,7 @@ def avg_backward_cl(g, gx, td, th, tw, dil, fd, fh, fw, override, chain, block):
                 grow = g[n, od, oh]
                 for ow in range(OW):
                     for c in range(c0, c1):
-                        share[u8(ow), u8(c)] = _divide(grow[u8(ow), u8(c)], od, oh, ow, fd, fh, fw, override, chain)
+                        share[u8(ow), u8(c)] = _divide(grow[u8(ow), u8(c)], od, oh, ow, fd, fh, fw, override, mode)
                 spread_row_cl(gx[n], od, oh, share, td, th, tw, dil, c0, c1)
 
 

@@ -103,7 +103,7 @@ def _plane(xf, H, W, D, OD, OH, OW, task, td, dil, pg, ph, acc, init, pad, is_ma
 
 
 @njit(parallel=True, **_opts)
-def pool_planes_cf(x, out, td, dil, pg, is_max, lowest, fd, fh, fw, override, chain, blocks):
+def pool_planes_cf(x, out, td, dil, pg, is_max, lowest, fd, fh, fw, override, mode, blocks):
     """Max pooling (values only, ``is_max``) or average pooling of small channels-first
     planes; averages divide the sums as :func:`numpool.kernels.avgpool.avg_cf` does.
     ``blocks`` parallel tasks share the (plane, od) pairs, each with its own scratch."""
@@ -123,4 +123,4 @@ def pool_planes_cf(x, out, td, dil, pg, is_max, lowest, fd, fh, fw, override, ch
                 for ow in range(OW):
                     of[u8(row0 + ow)] = acc[u8(oh * P + ow)]
                 if not is_max:
-                    _divide_row(of, row0, task % OD, oh, fd, fh, fw, override, chain)
+                    _divide_row(of, row0, task % OD, oh, fd, fh, fw, override, mode)
