@@ -395,6 +395,10 @@ def test_fit_uses_tqdm_when_it_is_installed(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
     monkeypatch.setitem(sys.modules, "tqdm.auto", fake)
     x, y = blobs(count=20)
+    # a pipe or a log gets the plain bar, one line per epoch, even with tqdm installed
+    mlp().compile("sgd").fit(x, y, epochs=2, batch_size=8, verbose=1)
+    assert bars == [] and capsys.readouterr().err.count("\n") == 2
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # a terminal: tqdm
     mlp().compile("sgd").fit(x, y, epochs=2, batch_size=8, verbose=1)
     assert [(bar.total, bar.desc, bar.updates) for bar in bars] == [(3, "Epoch 1/2", 3), (3, "Epoch 2/2", 3)]
     assert all(bar.closed and "images/s" in bar.postfix for bar in bars)

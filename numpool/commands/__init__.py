@@ -1,5 +1,5 @@
 """The commands of the ``numpool`` command line, one module each (see :mod:`numpool.cli`)."""
 
-from . import demo, examples, explain
+from . import demo, examples, explain, train
 
-MODULES = (demo, examples, explain)
+MODULES = (demo, examples, explain, train)

@@ -77,10 +77,14 @@ class _PlainProgress:
 
 
 def _progress_bar(total, desc):
-    """tqdm's bar when tqdm is importable (it is optional), else :class:`_PlainProgress`."""
+    """tqdm's bar on a terminal when tqdm is importable (it is optional), else
+    :class:`_PlainProgress`, which writes one line per epoch to a log or a pipe."""
+    isatty = getattr(sys.stderr, "isatty", None)
     try:
         from tqdm.auto import tqdm
     except ImportError:
+        return _PlainProgress(total, desc)
+    if not (isatty and isatty()):
         return _PlainProgress(total, desc)
     return tqdm(total=total, desc=desc, unit="batch", file=sys.stderr, leave=True)
 
