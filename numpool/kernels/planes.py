@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit, prange
 from numba import uint64 as u8
 
+from ._rows import phases
 from .avgpool import _divide_row
 
 _opts = dict(cache=True, nogil=True, error_model="numpy")
@@ -36,18 +37,13 @@ def _fill(xf, p0, H, W, ph, pg, pad):
     sw, top, left, Hp, J = pg[5], pg[3], pg[7], pg[8], pg[9]
     n = Hp * J
     if top == 0 and left == 0 and J * sw == W and Hp <= H:
-        # no padding within reach: every phase is one flat strided copy of the plane
+        # no padding within reach: the plane's first Hp rows split into phases like one
+        # long row of Hp * W cells, phase pw at ph[pw * n:]
         if sw == 1:
             for m in range(n):
                 ph[u8(m)] = xf[u8(p0 + m)]
-        elif sw == 2:  # both phases in one iteration, so that the loads vectorise
-            for m in range(n):
-                ph[u8(m)] = xf[u8(p0 + 2 * m)]
-                ph[u8(n + m)] = xf[u8(p0 + 2 * m + 1)]
         else:
-            for m in range(n):
-                for pw in range(sw):
-                    ph[u8(pw * n + m)] = xf[u8(p0 + m * sw + pw)]
+            phases(xf, p0, n * sw, ph, sw, n)
         return
     for pw in range(sw):
         # columns j with 0 <= j * sw + pw - left < W
