@@ -190,25 +190,9 @@ def train(splits, pool="max", epochs=EPOCHS, batch_size=BATCH_SIZE, learning_rat
     model.compile(CosineAdam(learning_rate, epochs * -(-len(x_train) // batch_size)))
     if verbose:
         model.summary()
-    with _one_blas_thread():
-        history = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, validation_data=validation,
-                            seed=seed, verbose=verbose)
+    history = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, validation_data=validation,
+                        seed=seed, verbose=verbose)
     return model, history
-
-
-def _one_blas_thread():
-    """One BLAS thread while training, where threadpoolctl (scikit-learn's) is installed.
-
-    OpenBLAS's threads spin between matrix products and took both cores from numpool's
-    parallel pooling kernels: the default run took 33 s with them and 7.6 s without.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 def plot_history(history, path, title):
