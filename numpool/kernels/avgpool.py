@@ -87,29 +87,38 @@ def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override, mode):
 
 @njit(**_opts)
 def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override, mode):
-    N = x.shape[0]
+    N, C = x.shape[0], x.shape[4]
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for r in prange(N * OD * OH):
         n, od, oh = split_row(r, OD, OH)
         orow = out[n, od, oh]
         sum_row_cl(x[n], od, oh, orow, td, th, tw, dil)
         for ow in range(OW):
-            # one divisor per cell, then a vectorised loop over the channels
-            if override > 0 or mode == PRODUCT or mode == PRODUCT + RECIPROCAL:
-                q = override if override > 0 else fd[od] * fh[oh] * fw[ow]
-                if mode >= RECIPROCAL:
-                    for c in range(orow.shape[1]):
-                        orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] * q
-                else:
-                    for c in range(orow.shape[1]):
-                        orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / q
+            # one divisor per cell, then a vectorised loop over the channels; the cases as
+            # in _divide_row, one branch-free loop each
+            a, b, w = fd[od], fh[oh], fw[ow]
+            if override > 0 and mode >= RECIPROCAL:
+                for c in range(C):
+                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] * override
+            elif override > 0:
+                for c in range(C):
+                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / override
+            elif mode == PRODUCT:
+                q = a * b * w
+                for c in range(C):
+                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / q
+            elif mode == PRODUCT + RECIPROCAL:
+                q = a * b * w
+                for c in range(C):
+                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] * q
+            elif mode == CHAIN and a == 1:  # dividing by 1 is exact: skip it
+                for c in range(C):
+                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / b / w
             elif mode == CHAIN:
-                a, b, w = fd[od], fh[oh], fw[ow]
-                for c in range(orow.shape[1]):
+                for c in range(C):
                     orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / a / b / w
             else:
-                a, b, w = fd[od], fh[oh], fw[ow]
-                for c in range(orow.shape[1]):
+                for c in range(C):
                     orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] * a * b * w
 
 
