@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 PROG = "numpool"
 
@@ -43,6 +44,19 @@ def require(module):
             f"this command needs {package}, which is not installed; "
             f"install the demo extras: pip install 'numpool[demo]'"
         ) from None
+
+
+def output_directory(path):
+    """Create the directory ``path`` if missing and return it, absolute; a
+    :class:`CommandError` if it cannot be created or written into."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot create the output directory {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK):
+        raise CommandError(f"cannot write into the output directory {path}")
+    return path.resolve()
 
 
 class _Parser(argparse.ArgumentParser):

@@ -56,14 +56,13 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..cli import CommandError
+    from ..cli import CommandError, output_directory
 
     if not 1 <= args.shift <= 16:
         raise CommandError(f"--shift must be between 1 and 16 pixels; got {args.shift}")
     image, name = load_image(args.image)
     result = feature_extraction(image, shift=args.shift)
-    path = os.path.abspath(os.path.join(args.out, DEFAULT_PNG))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    path = output_directory(args.out) / DEFAULT_PNG
     draw(result, path, name)
     print(summary(result, name))
     print(f"wrote {path}")

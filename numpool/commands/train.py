@@ -19,9 +19,8 @@ import argparse
 import math
 import os
 import time
-from pathlib import Path
 
-from ..cli import CommandError, require
+from ..cli import CommandError, output_directory, require
 from ..nn import Adam, lenet5
 
 NAME = "train"
@@ -226,22 +225,11 @@ def plot_history(history, path, title):
     fig.savefig(path)
 
 
-def _output_directory(path):
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CommandError(f"cannot create the output directory {path}: {exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK):
-        raise CommandError(f"cannot write into the output directory {path}")
-    return path.resolve()
-
-
 def run(args):
     start = time.perf_counter()
     splits, description = load_data(args.data)
     require("matplotlib")  # before training, not after
-    out = _output_directory(args.out)
+    out = output_directory(args.out)
     copies = args.augment if args.augment is not None else DIGITS_COPIES if args.data is None else 0
     if not args.quiet:
         print(f"data: {description}" + (f"; training adds {copies} shifted copies of each image" if copies else ""))
