@@ -9,6 +9,7 @@ Every formula is in ``docs/semantics.md``, section "Resampling (interpolate)".
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import _params
@@ -123,6 +124,16 @@ class _Resample:
         return user.astype(self.x.dtype, order="K")
 
 
+def _nearest_cf_plan(in_w, out_shape, sw):
+    """``(rows, rep2)`` for :func:`numpool.kernels.resample.nearest_cf`: output rows per task
+    (whole planes when there are enough of them for every thread, else fewer), and whether
+    the W axis repeats each of the ``in_w`` inputs twice (``sw == ow // 2``)."""
+    planes, out_h = max(1, int(np.prod(out_shape[:3]))), out_shape[3]
+    blocks = min(out_h, -(-8 * numba.get_num_threads() // planes))
+    rep2 = len(sw) == 2 * in_w and np.array_equal(sw, np.arange(len(sw)) // 2)
+    return -(-out_h // blocks), bool(rep2)
+
+
 def _call(op, x, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias,
           coordinate_transformation_mode, nearest_mode, cubic_coeff_a, exclude_outside, roi, extrapolation_value,
           keep_aspect_ratio_policy, layout, kinds):
@@ -218,7 +229,10 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
         if taps is not None:  # one fused pass over all axes
             bits = xk.view(f"u{values.itemsize}")
             _, outk = call.view.empty(call.out_shape, bits.dtype)
-            (kernels.nearest_cf if call.view.memory == "cf" else kernels.nearest_cl)(bits, outk, *taps)
+            if call.view.memory == "cf":
+                kernels.nearest_cf(bits, outk, *taps, *_nearest_cf_plan(bits.shape[4], outk.shape, taps[2]))
+            else:
+                kernels.nearest_cl(bits, outk, *taps)
             return call.finish(outk.view(values))
         out = call.run(xk.view(f"u{values.itemsize}"), call.order, transpose=False, values=values).view(values)
     else:

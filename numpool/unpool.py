@@ -46,15 +46,23 @@ class _UnpoolCall:
         if idx.shape != self.x.shape:
             raise ParameterError(
                 f"`indices` must have the shape of `x`, {self.x.shape}, for {self.op}; got {idx.shape}.")
-        if idx.size:
-            lo, hi = int(idx.min()), int(idx.max())
-            if lo < -1 or hi >= self.cells:
-                raise ParameterError(
-                    f"`indices` must lie in [0, {self.cells}) (flat positions in each output plane of spatial "
-                    f"shape {self.spec.out_spatial}; -1 marks no position) for {self.op}; "
-                    f"got values from {lo} to {hi}."
-                )
+        if idx.dtype == np.uint64 and idx.size and int(idx.max()) >= self.cells:
+            # the kernels check int64 indices; a uint64 one past 2**63 would wrap to a negative
+            raise ParameterError(
+                f"`indices` must lie in [0, {self.cells}) for {self.op}; got values up to {int(idx.max())}.")
         return idx
+
+    def check_moved(self, bad):
+        """Raise when the kernel found indices outside ``[-1, cells)``: the kernels check each
+        index as they read it (a separate NumPy ``min``/``max`` would read the int64 indices
+        twice more) and move nothing for a bad one; the output is then discarded."""
+        if bad:
+            lo, hi = int(self.idx.min()), int(self.idx.max())
+            raise ParameterError(
+                f"`indices` must lie in [0, {self.cells}) (flat positions in each output plane of spatial "
+                f"shape {self.spec.out_spatial}; -1 marks no position) for {self.op}; "
+                f"got values from {lo} to {hi}."
+            )
 
     def flat(self, array, dtype):
         """A user-shaped array (x's shape or the output's) as the kernel's contiguous 2-D/3-D
@@ -86,9 +94,10 @@ def _forward(nd, x, indices, kernel_size, stride, padding, output_size, layout):
     out, outk = call.view.empty(call.out_shape, dtype)
     outf = _flat_kernel(outk, call.view.memory == "cf")
     if call.view.memory == "cf":
-        kernels.unpool_cf(_bits(xf), call.idx, _bits(outf))
+        bad = kernels.unpool_cf(_bits(xf), call.idx, _bits(outf))
     else:
-        kernels.unpool_cl(_bits(xf), call.idx, _bits(outf), channel_block(xf.shape[0], xf.shape[2]))
+        bad = kernels.unpool_cl(_bits(xf), call.idx, _bits(outf), channel_block(xf.shape[0], xf.shape[2]))
+    call.check_moved(bad)
     return out if out.dtype == call.x.dtype else out.astype(call.x.dtype, order="K")
 
 
@@ -107,7 +116,7 @@ def _backward(nd, grad_output, x, indices, kernel_size, stride, padding, output_
     gx, gxk = call.view.empty(call.x.shape, dtype)
     gxf = _flat_kernel(gxk, call.view.memory == "cf")
     gather = kernels.gather_cf if call.view.memory == "cf" else kernels.gather_cl
-    gather(_bits(gf), call.idx, _bits(gxf))
+    call.check_moved(gather(_bits(gf), call.idx, _bits(gxf)))
     return gx if gx.dtype == call.x.dtype else gx.astype(call.x.dtype, order="K")
 
 

@@ -164,6 +164,38 @@ def test_nearest_axis_of_unchanged_size(nd):
     np.testing.assert_array_equal(interpolate(x, **kw), F.interpolate(torch.from_numpy(x), **kw).numpy())
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.uint8, np.int64, np.bool_])
+@pytest.mark.parametrize("batch, spatial, factors", [
+    ((1, 1), (5, 7), (2, 2)),          # few planes: each plane's rows split over tasks
+    ((3, 9), (4, 6), (2, 2)),          # many planes: whole planes per task
+    ((1, 2), (3, 5), (3, 2)),          # x3 rows: two of every three rows copied
+    ((2, 1), (6, 5), (1, 2)),          # H unchanged: no row copies, W repeated
+    ((1, 1), (1, 1), (2, 2)),
+    ((2, 3), (5,), (2,)),
+    ((1, 2), (3, 4, 5), (2, 2, 2)),
+    ((2, 2), (2, 3, 4), (2, 3, 1)),
+])
+def test_nearest_integer_upsampling_is_np_repeat(batch, spatial, factors, dtype, layout):
+    """Integer nearest upsampling, which the fused kernel runs through its row-copy and
+    repeat-by-two loops, is ``np.repeat`` along each axis, bitwise, for every dtype."""
+    x = np.random.default_rng(1).integers(0, 200, size=batch + spatial).astype(dtype)
+    want = x
+    for axis, k in enumerate(factors):
+        want = np.repeat(want, k, axis=2 + axis)
+    got = interpolate(to_layout(x, layout), scale_factor=tuple(float(k) for k in factors), layout=layout)
+    assert got.dtype == x.dtype
+    np.testing.assert_array_equal(from_layout(got, layout), want)
+    # W one longer than twice: W is gathered through its table, and the last column repeats
+    size = tuple(L * k for L, k in zip(spatial, factors))[:-1] + (2 * spatial[-1] + 1,)
+    got = interpolate(to_layout(x, layout), size=size, layout=layout)
+    if x.dtype.kind == "f":
+        np.testing.assert_array_equal(from_layout(got, layout),
+                                      F.interpolate(torch.from_numpy(x.astype(np.float32)), size=size).numpy()
+                                      .astype(x.dtype))
+    assert got.shape[-1 if layout == "channels_first" else -2] == 2 * spatial[-1] + 1
+
+
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("align", [False, True])
 @pytest.mark.parametrize("size", [(3, 5), (9, 2), (1, 1), (12, 16), (7, 7)])

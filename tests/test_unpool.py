@@ -231,6 +231,34 @@ def test_errors_name_the_argument(kwargs, exc, words):
         max_unpool2d(args.pop("x"), args.pop("indices"), **args)
 
 
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("position", [0, 37, -1])
+@pytest.mark.parametrize("bad", [36, -2, 2**40])
+def test_one_bad_index_among_good_ones(layout, position, bad):
+    """The kernels check each index as they move it: one bad index anywhere, in any task,
+    raises (forward and backward) with the range of all indices."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 4, 3, 3)).astype(np.float32)
+    idx = rng.integers(-1, 36, size=x.shape)
+    idx.flat[position] = bad
+    if layout == "channels_last":
+        x, idx = np.moveaxis(x, 1, -1).copy(), np.moveaxis(idx, 1, -1).copy()
+    lo, hi = min(int(idx.min()), bad), max(int(idx.max()), bad)
+    with pytest.raises(ParameterError, match=rf"\[0, 36\).*from {lo} to {hi}"):
+        max_unpool2d(x, idx, 2, layout=layout)
+    g = np.zeros((3, 6, 6, 4) if layout == "channels_last" else (3, 4, 6, 6), np.float32)
+    with pytest.raises(ParameterError, match=rf"max_unpool2d_backward.*from {lo} to {hi}"):
+        max_unpool2d_backward(g, x, idx, 2, layout=layout)
+
+
+def test_uint64_indices_past_int64_are_rejected():
+    idx = np.zeros(X.shape, np.uint64)
+    idx.flat[3] = 2**64 - 1  # would wrap to -1, "no position", as int64
+    with pytest.raises(ParameterError, match=str(2**64 - 1)):
+        max_unpool2d(X, idx, 2)
+    np.testing.assert_array_equal(max_unpool2d(X + 1, idx * 0 + 35, 2)[..., -1, -1], 1)
+
+
 def test_backward_errors():
     with pytest.raises(ParameterError, match=r"`grad_output` must have shape \(1, 2, 6, 6\)"):
         max_unpool2d_backward(np.zeros((1, 2, 5, 5)), X, IDX, 2)

@@ -78,19 +78,40 @@ def gather_axis(x, out, ptr, idx, fill):
 
 
 @njit(**_opts)
-def nearest_cf(x, out, sd, sh, sw):
+def nearest_cf(x, out, sd, sh, sw, rows, rep2):
+    """Tasks are blocks of ``rows`` output rows of one (plane, od).  An output row whose source
+    row is the previous row's (upsampling along H) is a copy of that row, still in cache;
+    ``rep2``: ``sw`` is ``ow // 2`` (upsampling x2 along W), so each input value is stored
+    twice by a vectorised loop instead of gathered through ``sw`` (11.6 -> 7.7 ms for x2 of
+    (8, 64, 128, 128), 2 threads)."""
     N, C, D, H, W = x.shape
     OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
     xf = x.reshape(-1)
     of = out.reshape(-1)
-    for r in prange(N * C * OD * OH):
-        oh = r % OH
-        od = (r // OH) % OD
-        plane = r // (OH * OD)
-        src = plane * D * H * W + (sd[od] * H + sh[oh]) * W
-        dst = r * OW
-        for ow in range(OW):
-            of[u8(dst + ow)] = xf[u8(src + sw[u8(ow)])]
+    nblk = (OH + rows - 1) // rows
+    for t in prange(N * C * OD * nblk):
+        blk = t % nblk
+        pd = t // nblk  # plane * OD + od
+        od = pd % OD
+        plane = pd // OD
+        prev = -1
+        for oh in range(blk * rows, min(OH, (blk + 1) * rows)):
+            dst = (pd * OH + oh) * OW
+            s = sh[oh]
+            if s == prev:
+                for ow in range(OW):
+                    of[u8(dst + ow)] = of[u8(dst - OW + ow)]
+            else:
+                src = plane * D * H * W + (sd[od] * H + s) * W
+                if rep2:
+                    for iw in range(W):
+                        v = xf[u8(src + iw)]
+                        of[u8(dst + 2 * iw)] = v
+                        of[u8(dst + 2 * iw + 1)] = v
+                else:
+                    for ow in range(OW):
+                        of[u8(dst + ow)] = xf[u8(src + sw[u8(ow)])]
+            prev = s
 
 
 @njit(**_opts)
