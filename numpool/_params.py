@@ -552,6 +552,59 @@ class AxisTable:
     gather: bool
     identity: bool
 
+    @functools.cached_property
+    def dense(self):
+        """``(idx, weight)`` as ``(taps, outputs)`` arrays, the fused 2-D kernels' form, when every
+        output has the same number of taps and none takes ``fill``; else None."""
+        counts = np.diff(self.ptr)
+        if not len(counts) or counts[0] == 0 or (counts != counts[0]).any() or self.fill.any():
+            return None
+        taps = int(counts[0])
+        return (np.ascontiguousarray(self.idx.reshape(-1, taps).T),
+                np.ascontiguousarray(self.weight.reshape(-1, taps).T))
+
+    @functools.cached_property
+    def span(self):
+        """The most input cells one output's taps range over, first to last (1 for a gather)."""
+        if not len(self.idx):
+            return 1
+        rows = np.repeat(np.arange(len(self.ptr) - 1), np.diff(self.ptr))
+        first = np.full(len(self.ptr) - 1, np.iinfo(np.int64).max)
+        last = np.full(len(self.ptr) - 1, -1)
+        np.minimum.at(first, rows, self.idx)
+        np.maximum.at(last, rows, self.idx)
+        return int(np.max(last - first, where=last >= 0, initial=0)) + 1
+
+    @functools.cached_property
+    def periodic(self):
+        """``(lo, count, period, step)``: the longest run of outputs ``lo + period * i + p``
+        (``i < count``, ``p < period``) whose taps are output ``lo + p``'s moved ``step * i``
+        inputs on, with the same weights: upsampling by ``period / step`` away from the borders.
+        The fused channels-first kernel computes that run phase by phase, from strided slices
+        instead of gathering through ``idx``.  ``count`` is 0 where there is no such run."""
+        none = np.zeros(4, dtype=np.int64)
+        if self.dense is None:
+            return none
+        idx, w = self.dense
+        out = idx.shape[1]
+        mid = out // 2
+        for period in range(1, 9):
+            if mid + period >= out:
+                break
+            step = int(idx[0, mid + period] - idx[0, mid])
+            if step < 1:
+                continue
+            same = ((idx[:, period:] == idx[:, :-period] + step).all(0) & (w[:, period:] == w[:, :-period]).all(0))
+            if not same[mid]:
+                continue
+            # the longest run of consecutive True in `same`
+            edges = np.flatnonzero(np.diff(np.concatenate(([0], same.astype(np.int8), [0]))))
+            starts, ends = edges[0::2], edges[1::2]
+            best = int(np.argmax(ends - starts))
+            count = (int(ends[best] - starts[best])) // period + 1
+            return np.array([starts[best], count, period, step], dtype=np.int64)
+        return none
+
     def transposed(self, size):
         """The adjoint table (input ``size`` cells as outputs); taps of weight 0 are dropped."""
         rows = np.repeat(np.arange(len(self.ptr) - 1, dtype=np.int64), np.diff(self.ptr))

@@ -315,6 +315,58 @@ def test_gradients_by_finite_differences():
             assert abs(numeric / (2 * eps) - (grad * d).sum()) < 1e-8
 
 
+@pytest.mark.sweep
+@settings(deadline=None)
+@given(nd=st.integers(2, 3), batch=st.sampled_from([(1, 1), (2, 3), (9, 4)]),
+       sizes=st.lists(st.tuples(st.integers(1, 12), st.integers(1, 25)), min_size=3, max_size=3),
+       mode=st.sampled_from(["linear", "cubic", "antialias"]), align=st.booleans(), layout=st.sampled_from(LAYOUTS),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
+def test_fused_2d_kernel_equals_separable_passes(nd, batch, sizes, mode, align, layout, dtype, seed):
+    """The one-pass H-and-W kernels (ring of W-resampled rows, periodic phases) give the
+    separable per-axis passes' bits; a zero scratch limit forces the separable passes."""
+    import numpool.resample as resample
+    assume(nd == 2 or mode == "linear")  # PyTorch's cubic and antialiased modes are 2-D
+    spatial, out = zip(*sizes[:nd])
+    rng = np.random.default_rng(seed)
+    x = to_layout(rng.standard_normal(batch + spatial).astype(dtype), layout)
+    x[(0,) * x.ndim] = -0.0
+    kw = dict(size=out, mode={2: "bilinear", 3: "trilinear"}[nd] if mode == "linear" else "bicubic",
+              align_corners=align, layout=layout)
+    if mode == "antialias":
+        kw.update(mode="bilinear", antialias=True, size=out[:nd - 2] + tuple(max(1, L // 3) for L in spatial[-2:]))
+    fused = interpolate(x, **kw)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resample, "_RING_CELLS", 0)
+        separable = interpolate(x, **kw)
+    np.testing.assert_array_equal(fused, separable)
+    assert np.array_equal(np.signbit(fused), np.signbit(separable))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("size, scale", [(None, 2.0), (None, 3.0), ((40, 60), None), ((96, 200), None),
+                                         ((33, 17), None)])
+def test_fused_2d_kernel_periodic_runs(monkeypatch, layout, size, scale):
+    """Sizes whose W table repeats with a period (x2, x3, x1.5, 100 -> 200 wide) run in
+    strided phases; they equal the separable passes bitwise and PyTorch to rounding."""
+    import numpool.resample as resample
+    x = np.random.default_rng(3).standard_normal((2, 3, 20, 40)).astype(np.float32)
+    kw = dict(size=size, scale_factor=scale, mode="bilinear")
+    want = F.interpolate(torch.from_numpy(x), **kw).numpy()
+    name = "linear_hw_cf" if layout == "channels_first" else "linear_hw_cl"
+    calls = []
+    kernel = getattr(resample.kernels, name)
+    monkeypatch.setattr(resample.kernels, name, lambda *args: calls.append(args[-1]) or kernel(*args))
+    fused = from_layout(interpolate(to_layout(x, layout), layout=layout, **kw), layout)
+    assert len(calls) == 1
+    if layout == "channels_first":  # (lo, count, period, step): some columns run in phases
+        lo, count, period, step = calls[0]
+        assert (count >= 2) == (size != (33, 17))  # 40 -> 17 columns has no short period: all gathered
+        assert scale != 2.0 or (lo, count, period, step) == (1, 39, 2, 1)
+    np.testing.assert_allclose(fused, want, rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(resample, "_RING_CELLS", 0)
+    np.testing.assert_array_equal(fused, from_layout(interpolate(to_layout(x, layout), layout=layout, **kw), layout))
+
+
 def test_backward_is_deterministic_across_threads():
     import numba
     x = np.random.default_rng(7).standard_normal((2, 5, 9, 11)).astype(np.float32)

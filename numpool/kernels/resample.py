@@ -12,6 +12,7 @@ outputs in output order, so it never scatters, no two threads write one cell, an
 result is bitwise identical for any thread count.
 """
 
+import numpy as np
 from numba import njit, prange
 from numba import uint64 as u8
 
@@ -20,14 +21,19 @@ _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 @njit(**_opts)
 def apply_axis(x, out, ptr, idx, w, fill):
-    """``out[a, o, b] = fill[o] + sum_k w[k] * x[a, idx[k], b]``: weighted taps along axis 1."""
+    """``out[a, o, b] = sum_k w[k] * x[a, idx[k], b]``, summed from the first tap's product on
+    (the fused kernels' order, so they agree bitwise); ``fill[o]`` where ``o`` has no tap."""
     A, B = x.shape[0], x.shape[2]
     O = out.shape[1]
     if B == 1:  # the innermost axis: one task per outer row, so tasks are not a few taps each
         for a in prange(A):
             for o in range(O):
-                acc = fill[o]
-                for k in range(ptr[o], ptr[o + 1]):
+                k0, k1 = ptr[o], ptr[o + 1]
+                if k1 == k0:
+                    out[a, o, 0] = fill[o]
+                    continue
+                acc = w[k0] * x[a, idx[k0], 0]
+                for k in range(k0 + 1, k1):
                     acc += w[k] * x[a, idx[k], 0]
                 out[a, o, 0] = acc
         return
@@ -36,9 +42,16 @@ def apply_axis(x, out, ptr, idx, w, fill):
         a = r // O
         o = r - a * O
         dst = out[a, o]
+        k0, k1 = ptr[o], ptr[o + 1]
+        if k1 == k0:
+            for b in range(B):
+                dst[b] = fill[o]
+            continue
+        src = x[a, idx[k0]]
+        wk = w[k0]
         for b in range(B):
-            dst[b] = fill[o]
-        for k in range(ptr[o], ptr[o + 1]):
+            dst[b] = wk * src[b]
+        for k in range(k0 + 1, k1):
             src = x[a, idx[k]]
             wk = w[k]
             for b in range(B):
@@ -67,6 +80,138 @@ def gather_axis(x, out, ptr, idx, fill):
         else:
             for b in range(B):
                 dst[b] = fill[o]
+
+
+# -- linear and cubic resampling fused over H and W ----------------------------------------
+# Separable passes write an intermediate array per axis and read it back; these kernels read
+# the input and write the output once.  A task owns a block of output rows of one (plane, d).
+# Each source row its H taps need is resampled along W once, into a ring of ``span`` scratch
+# rows (slot = source row mod ``span``; one output's taps cover at most ``span`` consecutive
+# rows, so they never share a slot), then each output row is the weighted sum of its taps'
+# ring rows.  Both sums run tap by tap from the first tap's product, as ``apply_axis`` does,
+# so the result is bitwise the separable one.  W tables are dense ``(taps, OW)``.
+
+
+@njit(inline="always")
+def _combine(dst, ring, span, hptr, hidx, hw, oh):
+    """``dst = sum_k hw[k] * ring[hidx[k] % span]`` over output row ``oh``'s H taps; ``dst``
+    and the ring rows are flat."""
+    k0 = hptr[oh]
+    row = ring[hidx[k0] % span]
+    wk = hw[k0]
+    if hptr[oh + 1] - k0 == 2:  # linear: one pass
+        row1 = ring[hidx[k0 + 1] % span]
+        wk1 = hw[k0 + 1]
+        for i in range(dst.size):
+            dst[i] = wk * row[i] + wk1 * row1[i]
+        return
+    for i in range(dst.size):
+        dst[i] = wk * row[i]
+    for k in range(k0 + 1, hptr[oh + 1]):
+        wk = hw[k]
+        row = ring[hidx[k] % span]
+        for i in range(dst.size):
+            dst[i] += wk * row[i]
+
+
+@njit(inline="always")
+def _claim(tag, r):
+    """Whether source row ``r`` must be resampled into its ring slot ``r % span`` (marking it
+    there): False when the slot holds it already."""
+    if tag[r % tag.size] == r:
+        return False
+    tag[r % tag.size] = r
+    return True
+
+
+@njit(inline="always")
+def _w_taps(row, src, widx, ww, lo, hi):
+    """``row[ow] = sum_j ww[j, ow] * src[widx[j, ow]]`` for ``lo <= ow < hi``, tap by tap (vector
+    gathers; a loop over taps per cell would run scalar)."""
+    w0, i0 = ww[0], widx[0]
+    for ow in range(lo, hi):
+        row[ow] = w0[ow] * src[i0[ow]]
+    for j in range(1, widx.shape[0]):
+        wj, ij = ww[j], widx[j]
+        for ow in range(lo, hi):
+            row[ow] += wj[ow] * src[ij[ow]]
+
+
+@njit(inline="always")
+def _axpy(acc, src, w, first):
+    """``acc = w * src`` (``first``) or ``acc += w * src``."""
+    if first:
+        for i in range(acc.size):
+            acc[i] = w * src[i]
+    else:
+        for i in range(acc.size):
+            acc[i] += w * src[i]
+
+
+@njit(**_opts)
+def linear_hw_cf(x, out, hptr, hidx, hw, widx, ww, span, rows, periodic):
+    """x (A, H, W), out (A, OH, OW).  ``periodic`` = ``(lo, count, period, step)`` from
+    ``AxisTable.periodic``: there, phase ``p``'s outputs ``lo + p + period * i`` read inputs
+    ``widx[j, lo + p] + step * i``, so each phase and tap is one vectorised loop over slices,
+    summed in a contiguous scratch row and stored once (bilinear x2 of (8, 64, 128, 128), one
+    call with its output preallocated: 15 -> 6 ms against gathering every cell through ``widx``)."""
+    A = x.shape[0]
+    OH, OW = out.shape[1], out.shape[2]
+    lo, count, period, step = periodic[0], periodic[1], periodic[2], periodic[3]
+    hi = lo + period * count
+    nblk = (OH + rows - 1) // rows
+    for t in prange(A * nblk):
+        a = t // nblk
+        blk = t - a * nblk
+        ring = np.empty((span, OW), dtype=out.dtype)
+        tag = np.full(span, -1, dtype=np.int64)
+        acc = np.empty(max(count, 1), dtype=out.dtype)  # one phase's outputs, summed contiguously
+        for oh in range(blk * rows, min(OH, (blk + 1) * rows)):
+            for k in range(hptr[oh], hptr[oh + 1]):
+                r = hidx[k]
+                if not _claim(tag, r):
+                    continue
+                row = ring[r % span]
+                src = x[a, r]
+                _w_taps(row, src, widx, ww, 0, lo)
+                _w_taps(row, src, widx, ww, hi, OW)
+                for p in range(period if count else 0):
+                    for j in range(widx.shape[0]):
+                        first = widx[j, lo + p]
+                        if step == 1:  # a C-contiguous slice: vector loads
+                            _axpy(acc, src[first:first + count], ww[j, lo + p], j == 0)
+                        else:
+                            _axpy(acc, src[first:first + step * (count - 1) + 1:step], ww[j, lo + p], j == 0)
+                    dst = row[lo + p:hi:period]
+                    for i in range(count):
+                        dst[i] = acc[i]
+            _combine(out[a, oh], ring, span, hptr, hidx, hw, oh)
+
+
+@njit(**_opts)
+def linear_hw_cl(x, out, hptr, hidx, hw, widx, ww, span, rows):
+    """Channels-last twin of :func:`linear_hw_cf`: x (A, H, W, C), out (A, OH, OW, C); the W
+    taps move whole pixels of C contiguous channels."""
+    A, C = x.shape[0], x.shape[3]
+    OH, OW = out.shape[1], out.shape[2]
+    K = widx.shape[0]
+    nblk = (OH + rows - 1) // rows
+    for t in prange(A * nblk):
+        a = t // nblk
+        blk = t - a * nblk
+        ring = np.empty((span, OW * C), dtype=out.dtype)
+        tag = np.full(span, -1, dtype=np.int64)
+        for oh in range(blk * rows, min(OH, (blk + 1) * rows)):
+            for k in range(hptr[oh], hptr[oh + 1]):
+                r = hidx[k]
+                if _claim(tag, r):
+                    row, src = ring[r % span], x[a, r]
+                    for ow in range(OW):
+                        cell = row[ow * C:(ow + 1) * C]
+                        _axpy(cell, src[widx[0, ow]], ww[0, ow], True)
+                        for j in range(1, K):
+                            _axpy(cell, src[widx[j, ow]], ww[j, ow], False)
+            _combine(out[a, oh].reshape(-1), ring, span, hptr, hidx, hw, oh)
 
 
 # -- nearest resampling fused over all axes ------------------------------------------------
