@@ -427,7 +427,7 @@ PLANE_MAX_WIDTH = 64
 
 
 def plane_geometry(spec):
-    """``(kh, sh, dh, pad_top, kw, sw, dw, pad_left, Hp, J)`` for :mod:`numpool.kernels.planes`,
+    """``(kh, sh, dh, pad_top, kw, sw, dw, pad_left, Hp, J, stackable)`` for :mod:`numpool.kernels.planes`,
     or ``None`` where that path does not apply: planes wider than :data:`PLANE_MAX_WIDTH`,
     and adaptive bins of varying size (an adaptive axis whose size is a multiple of its
     output size has equal bins, a window of ``size / out`` cells at that stride).
@@ -449,7 +449,11 @@ def plane_geometry(spec):
     (_, kh, kw), (_, sh, sw), (_, dh, dw) = kernel, stride, dilation
     hp = (outs[1] - 1) * sh + (kh - 1) * dh + 1
     j = outs[2] + (kw - 1) * dw // sw
-    return np.array([kh, sh, dh, pads[1][0], kw, sw, dw, pads[2][0], hp, j], dtype=np.int64)
+    # Planes stack: with no depth axis, no top padding, rows tiled exactly by the stride and
+    # windows no taller than it, the windows of consecutive planes are those of one plane
+    # of their stacked rows (plane p's output row r is stacked row p * OH + r).
+    stack = (sizes[0] == outs[0] == 1 and pads[1][0] == 0 and sizes[1] == outs[1] * sh and (kh - 1) * dh < sh)
+    return np.array([kh, sh, dh, pads[1][0], kw, sw, dw, pads[2][0], hp, j, stack], dtype=np.int64)
 
 
 @functools.lru_cache(maxsize=1024)

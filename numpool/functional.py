@@ -112,9 +112,20 @@ def _adaptive_call(op, nd, x, output_size, layout, kinds):
     return _Call(op, nd, x, layout, kinds, lambda spatial: _params.adaptive_spec(op, spatial, output_size, np.shape(x)))
 
 
-def _plane_blocks(xk):
-    """Parallel tasks for the whole-plane kernels: a few per thread, each with its scratch."""
-    return max(1, min(xk.shape[0] * xk.shape[1] * xk.shape[2], 4 * numba.get_num_threads()))
+_STACK_CELLS = 8192  # input cells a group of stacked planes may span (32 KB of float32)
+
+
+def _plane_tasks(xk, pg):
+    """``(blocks, stack)`` for the whole-plane kernels: a few parallel tasks per thread, each
+    with its scratch, pooling groups of ``stack`` planes where ``pg`` lets planes stack
+    (fourteen-cell-wide planes cost more in loop set-up than in work one at a time)."""
+    threads = numba.get_num_threads()
+    tasks = xk.shape[0] * xk.shape[1] * xk.shape[2]
+    stack = 1
+    if pg[10]:
+        stack = max(1, min(_STACK_CELLS // (xk.shape[3] * xk.shape[4]), tasks // (4 * threads)))
+    groups = -(-tasks // stack)
+    return max(1, min(groups, 4 * threads)), stack
 
 
 def _finish(call, out_user, dtype):
@@ -145,7 +156,7 @@ def _run_max(call, want_indices, nan_wins=True):
     if call.plane is not None:
         ones = np.ones(1)  # divisors unused by max pooling
         planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, True, low, ones, ones, ones, 1.0, 0,
-                              _plane_blocks(xk))
+                              *_plane_tasks(xk, call.plane))
     elif call.cf:
         maxpool.max_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, low)
     else:
@@ -265,7 +276,7 @@ def _run_avg(call, include, override, chain=False):
     out, outk = call.view.empty(call.out_shape, xk.dtype)
     if call.plane is not None:
         planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, False, 0, fd, fh, fw, over, mode,
-                              _plane_blocks(xk))
+                              *_plane_tasks(xk, call.plane))
     elif call.cf:
         avgpool.avg_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, mode)
     else:

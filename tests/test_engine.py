@@ -149,4 +149,46 @@ def test_plane_geometry_declines_unequal_bins_and_wide_planes():
     assert _params.plane_geometry(wide) is None
     # ceil_mode keeps a 5th window starting at padded cell 8: rows 0..10 padded, 5 + 1 columns a phase
     assert _params.plane_geometry(_params.pool_spec("max_pool2d", (8, 8), 3, 2, 1, 1, True)).tolist() == [
-        3, 2, 1, 1, 3, 2, 1, 1, 11, 6]
+        3, 2, 1, 1, 3, 2, 1, 1, 11, 6, 0]
+
+
+@pytest.mark.parametrize("planes", [37, 64])
+@pytest.mark.parametrize("spatial, kwargs", [
+    ((14, 14), dict(kernel_size=2)),
+    ((12, 10), dict(kernel_size=(3, 2), stride=(3, 2))),
+    ((12, 9), dict(kernel_size=(2, 3), stride=(3, 2), padding=(0, 1))),  # padding left and right only
+    ((10, 7), dict(kernel_size=(2, 2), stride=(2, 1), dilation=(1, 2))),
+    ((8, 6), dict(kernel_size=(1, 3), stride=(2, 3))),
+    ((9,), dict(kernel_size=3)),
+])
+def test_stacked_planes_equal_one_plane_at_a_time(monkeypatch, planes, spatial, kwargs):
+    """Geometries where consecutive planes' windows tile their stacked rows: pooled in groups
+    of planes (37 leaves a partial last group), bitwise the row kernels' result."""
+    nd = len(spatial)
+    x = _values((1, planes) + spatial, np.float32, planes)
+    call = numpool.functional._window_call("max_pool", nd, x, kwargs["kernel_size"], kwargs.get("stride"),
+                                   kwargs.get("padding", 0), kwargs.get("dilation", 1), False, "channels_first", "f")
+    assert call.plane[10] == 1
+    assert numpool.functional._plane_tasks(call.kernel_input(), call.plane)[1] > 1
+    for run in (lambda: getattr(numpool, f"max_pool{nd}d")(x, **kwargs),
+                lambda: getattr(numpool, f"avg_pool{nd}d")(x, **kwargs, count_include_pad=False),
+                lambda: getattr(numpool, f"adaptive_avg_pool{nd}d")(x, tuple(n // 2 for n in spatial))):
+        stacked = run()
+        monkeypatch.setattr(numpool.functional, "_STACK_CELLS", 0)
+        single = run()
+        monkeypatch.undo()
+        _, rows = _both_paths(monkeypatch, run)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(stacked, single)
+        np.testing.assert_array_equal(stacked, rows)
+
+
+def test_plane_geometry_stacks_only_exact_row_tilings():
+    def stack(spatial, *args):
+        return _params.plane_geometry(_params.pool_spec("max_pool2d", spatial, *args))[10]
+    assert stack((14, 14), 2, None, 0, 1, False) == 1
+    assert stack((15, 14), 2, None, 0, 1, True) == 0   # ceil_mode: the last window leaves the plane
+    assert stack((14, 14), 3, 2, 1, 1, False) == 0    # top padding, and windows overlap rows
+    assert stack((14, 14), 3, 1, 0, 1, False) == 0    # windows taller than the stride
+    assert stack((14, 14), (2, 2), 2, 0, (2, 1), False) == 0  # dilated rows reach the next plane
+    assert _params.plane_geometry(_params.pool_spec("max_pool3d", (2, 4, 4), 2, None, 0, 1, False))[10] == 0

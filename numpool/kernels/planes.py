@@ -84,39 +84,49 @@ def _taps(ph, acc, pg, M, is_max):
 
 
 @njit(**_opts)
-def _plane(xf, H, W, D, OD, OH, OW, task, td, dil, pg, ph, acc, init, pad, is_max):
-    """Pool one (plane, od) task into the accumulator (pitch ``sh * J``)."""
+def _plane(xf, H, W, D, OD, OH, OW, task, count, td, dil, pg, ph, acc, init, pad, is_max):
+    """Pool ``count`` consecutive (plane, od) tasks from ``task`` into the accumulator (pitch
+    ``sh * J``).  ``count > 1`` only where ``pg`` says planes stack (no depth axis): their
+    rows are then pooled as one plane ``count * H`` rows high."""
+    if count > 1:
+        pg = pg.copy()
+        pg[8] = (count * OH - 1) * pg[1] + (pg[0] - 1) * pg[2] + 1  # Hp of the stacked rows
     P = pg[1] * pg[9]
-    M = (OH - 1) * P + OW
+    M = (count * OH - 1) * P + OW
     plane, od = task // OD, task % OD
     for m in range(M):
         acc[u8(m)] = init
     for a in range(td[1, od]):
         idd = td[0, od] + a * dil[0]
-        _fill(xf, (plane * D + idd) * H * W, H, W, ph, pg, pad)
+        _fill(xf, (plane * D + idd) * H * W, count * H, W, ph, pg, pad)
         _taps(ph, acc, pg, M, is_max)
     return task * OH * OW, P
 
 
 @njit(parallel=True, **_opts)
-def pool_planes_cf(x, out, td, dil, pg, is_max, lowest, fd, fh, fw, override, mode, blocks):
+def pool_planes_cf(x, out, td, dil, pg, is_max, lowest, fd, fh, fw, override, mode, blocks, stack):
     """Max pooling (values only, ``is_max``) or average pooling of small channels-first
     planes; averages divide the sums as :func:`numpool.kernels.avgpool.avg_cf` does.
-    ``blocks`` parallel tasks share the (plane, od) pairs, each with its own scratch."""
+    ``blocks`` parallel tasks share the (plane, od) pairs, each with its own scratch, in
+    groups of ``stack`` planes pooled as one (1 unless ``pg`` says planes stack)."""
     N, C, D, H, W = x.shape
     OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
     xf, of = x.reshape(-1), out.reshape(-1)
     T = N * C * OD
-    per = (T + blocks - 1) // blocks
+    G = (T + stack - 1) // stack
+    per = (G + blocks - 1) // blocks
     init = lowest if is_max else 0
+    rows = stack * OH  # output rows of a full group
     for blk in prange(blocks):
-        ph = np.empty(pg[5] * pg[8] * pg[9], dtype=x.dtype)
-        acc = np.empty(OH * pg[1] * pg[9], dtype=x.dtype)
-        for task in range(blk * per, min(T, blk * per + per)):
-            o0, P = _plane(xf, H, W, D, OD, OH, OW, task, td, dil, pg, ph, acc, init, init, is_max)
-            for oh in range(OH):
-                row0 = o0 + oh * OW
+        ph = np.empty(pg[5] * ((rows - 1) * pg[1] + (pg[0] - 1) * pg[2] + 1) * pg[9], dtype=x.dtype)
+        acc = np.empty(rows * pg[1] * pg[9], dtype=x.dtype)
+        for g in range(blk * per, min(G, blk * per + per)):
+            task = g * stack
+            count = min(stack, T - task)
+            o0, P = _plane(xf, H, W, D, OD, OH, OW, task, count, td, dil, pg, ph, acc, init, init, is_max)
+            for r in range(count * OH):
+                row0 = o0 + r * OW
                 for ow in range(OW):
-                    of[u8(row0 + ow)] = acc[u8(oh * P + ow)]
+                    of[u8(row0 + ow)] = acc[u8(r * P + ow)]
                 if not is_max:
-                    _divide_row(of, row0, task % OD, oh, fd, fh, fw, override, mode)
+                    _divide_row(of, row0, (task + r // OH) % OD, r % OH, fd, fh, fw, override, mode)
