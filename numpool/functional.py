@@ -270,13 +270,29 @@ def _divisors(spec, include, override, chain, acc):
     return tuple(f.astype(acc) for f in factors), acc.type(override), mode
 
 
+@functools.lru_cache(maxsize=1024)
+def _plane_divisors(spec, include, override, chain, acc, stack, pitch):
+    """:func:`_divisors`' H and W factors per cell of the whole-plane kernels' accumulator
+    for a group of ``stack`` planes: row ``r`` (pitch ``pitch``) is output row ``r % OH``; the
+    cells past each row's ``OW`` outputs are never stored and get 1."""
+    (_, fh, fw), _, _ = _divisors(spec, include, override, chain, acc)
+    cell = np.arange(stack * len(fh) * pitch)
+    col = cell % pitch
+    bt = fh[(cell // pitch) % len(fh)]
+    ft = np.where(col < len(fw), fw[np.minimum(col, len(fw) - 1)], 1).astype(acc)
+    return bt, ft
+
+
 def _run_avg(call, include, override, chain=False):
     (fd, fh, fw), over, mode = _avg_args(call, include, override, chain)
     xk = call.kernel_input()
     out, outk = call.view.empty(call.out_shape, xk.dtype)
     if call.plane is not None:
-        planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, False, 0, fd, fh, fw, over, mode,
-                              *_plane_tasks(xk, call.plane))
+        blocks, stack = _plane_tasks(xk, call.plane)
+        pitch = int(call.plane[1] * call.plane[9])  # the accumulator's row pitch, sh * J
+        bt, ft = _plane_divisors(call.spec, include, override, chain, xk.dtype, stack, pitch)
+        planes.pool_planes_cf(xk, outk, call.td, call.dil, call.plane, False, 0, fd, bt, ft, over, mode, blocks,
+                              stack)
     elif call.cf:
         avgpool.avg_cf(xk, outk, call.td, call.th, call.tw, call.dil, call.wgeom, fd, fh, fw, over, mode)
     else:

@@ -70,6 +70,34 @@ def _divide_row(row, row0, od, oh, fd, fh, fw, override, mode):
             row[u8(row0 + ow)] = row[u8(row0 + ow)] * a * b * fw[u8(ow)]
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _divide_cells(v, n, a, bt, ft, override, mode):
+    """:func:`_divide_row` over ``v[:n]`` with the H and W factors given per cell (``bt[i]``,
+    ``ft[i]``): one flat loop over a whole plane's short output rows, where a call per row
+    cost more than the pooling (the whole-plane kernels)."""
+    if override > 0 and mode >= RECIPROCAL:
+        for i in range(n):
+            v[u8(i)] = v[u8(i)] * override
+    elif override > 0:
+        for i in range(n):
+            v[u8(i)] = v[u8(i)] / override
+    elif mode == PRODUCT:
+        for i in range(n):
+            v[u8(i)] = v[u8(i)] / (a * bt[u8(i)] * ft[u8(i)])
+    elif mode == PRODUCT + RECIPROCAL:
+        for i in range(n):
+            v[u8(i)] = v[u8(i)] * (a * bt[u8(i)] * ft[u8(i)])
+    elif mode == CHAIN and a == 1:
+        for i in range(n):
+            v[u8(i)] = v[u8(i)] / bt[u8(i)] / ft[u8(i)]
+    elif mode == CHAIN:
+        for i in range(n):
+            v[u8(i)] = v[u8(i)] / a / bt[u8(i)] / ft[u8(i)]
+    else:
+        for i in range(n):
+            v[u8(i)] = v[u8(i)] * a * bt[u8(i)] * ft[u8(i)]
+
+
 @njit(**_opts)
 def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override, mode):
     N, C, D, H, W = x.shape

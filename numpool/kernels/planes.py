@@ -16,9 +16,13 @@ a padding tap adds ``+0.0`` to a sum (which starts at ``+0.0``, so it is never `
 and adding ``+0.0`` changes nothing) or compares ``lowest`` against a maximum (never
 greater, never NaN).
 
-``pg`` holds the plane geometry ``(kh, sh, dh, pad_top, kw, sw, dw, pad_left, Hp, J)``
-from :func:`numpool._params.plane_geometry`; the depth axis uses the ``td`` table as the
-row kernels do.
+``pg`` holds the plane geometry ``(kh, sh, dh, pad_top, kw, sw, dw, pad_left, Hp, J,
+stackable)`` from :func:`numpool._params.plane_geometry`; the depth axis uses the ``td``
+table as the row kernels do.  Where planes stack (their windows tile the rows exactly), a
+task pools a group of consecutive planes as one plane of their stacked rows, and divides
+the whole group's sums in one flat loop: on 14x14 planes, one plane at a time spent more
+in per-row loop set-up than in adding (adaptive average to 7x7 of (32, 512, 14, 14):
+1.57 -> 0.75 ms on 2 threads).
 """
 
 import numpy as np
@@ -26,7 +30,7 @@ from numba import njit, prange
 from numba import uint64 as u8
 
 from ._rows import phases
-from .avgpool import _divide_row
+from .avgpool import _divide_cells
 
 _opts = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -104,11 +108,14 @@ def _plane(xf, H, W, D, OD, OH, OW, task, count, td, dil, pg, ph, acc, init, pad
 
 
 @njit(parallel=True, **_opts)
-def pool_planes_cf(x, out, td, dil, pg, is_max, lowest, fd, fh, fw, override, mode, blocks, stack):
+def pool_planes_cf(x, out, td, dil, pg, is_max, lowest, fd, bt, ft, override, mode, blocks, stack):
     """Max pooling (values only, ``is_max``) or average pooling of small channels-first
-    planes; averages divide the sums as :func:`numpool.kernels.avgpool.avg_cf` does.
-    ``blocks`` parallel tasks share the (plane, od) pairs, each with its own scratch, in
-    groups of ``stack`` planes pooled as one (1 unless ``pg`` says planes stack)."""
+    planes.  ``blocks`` parallel tasks share the (plane, od) pairs, each with its own
+    scratch, in groups of ``stack`` planes pooled as one (1 unless ``pg`` says planes stack).
+
+    Averages divide the sums in the accumulator, as :func:`numpool.kernels.avgpool.avg_cf`
+    does, by ``fd[od]`` and the per-cell ``bt`` (H factor) and ``ft`` (W factor) tables laid
+    out like the accumulator of a full group (see ``numpool.functional._plane_divisors``)."""
     N, C, D, H, W = x.shape
     OD, OH, OW = out.shape[2], out.shape[3], out.shape[4]
     xf, of = x.reshape(-1), out.reshape(-1)
@@ -124,9 +131,8 @@ def pool_planes_cf(x, out, td, dil, pg, is_max, lowest, fd, fh, fw, override, mo
             task = g * stack
             count = min(stack, T - task)
             o0, P = _plane(xf, H, W, D, OD, OH, OW, task, count, td, dil, pg, ph, acc, init, init, is_max)
+            if not is_max:  # od is the task's own: groups of more than one plane have OD = 1
+                _divide_cells(acc, (count * OH - 1) * P + OW, fd[task % OD], bt, ft, override, mode)
             for r in range(count * OH):
-                row0 = o0 + r * OW
                 for ow in range(OW):
-                    of[u8(row0 + ow)] = acc[u8(r * P + ow)]
-                if not is_max:
-                    _divide_row(of, row0, (task + r // OH) % OD, r % OH, fd, fh, fw, override, mode)
+                    of[u8(o0 + r * OW + ow)] = acc[u8(r * P + ow)]
