@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/bench.py                      # full run, table on stdout
     python benchmarks/bench.py --quick              # smoke run: smaller batches, few repeats
     python benchmarks/bench.py --markdown docs/benchmarks.md
+    python benchmarks/bench.py --only "global avg" --only bilinear   # a subset, for A/B work
 
 For every case in ``CASES`` and both layouts the script times numpool and PyTorch on the
 same data (numpool ``layout="channels_first"`` on an NCHW-contiguous array against a
@@ -526,7 +527,12 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: 1/8 of each batch, few repeats")
     parser.add_argument("--repeats", type=int, help="timed calls per library and row (default 21, quick 3)")
     parser.add_argument("--markdown", metavar="PATH", help="also write the report as Markdown to PATH")
+    parser.add_argument("--only", metavar="TEXT", action="append",
+                        help="time only the cases whose label contains TEXT (repeatable; for A/B work, "
+                             "not for the published table)")
     args = parser.parse_args(argv)
+    if args.only and args.markdown:
+        parser.error("--only times a subset of the cases; the published table (--markdown) needs them all")
     repeats = args.repeats or (3 if args.quick else 21)
     warmup = 1 if args.quick else 2
 
@@ -546,6 +552,8 @@ def main(argv=None):
     rows = []
     for case in CASES:
         case = case.quick() if args.quick else case
+        if args.only and not any(text in f"{case.label} {case.pass_}" for text in args.only):
+            continue
         for layout in LAYOUTS:
             gc.collect()
             p = prepare(case, layout, rng)
