@@ -158,12 +158,16 @@ class _Resample:
 
 def _nearest_cf_plan(in_w, out_shape, sw):
     """``(rows, rep2)`` for :func:`numpool.kernels.resample.nearest_cf`: output rows per task
-    (whole planes when there are enough of them for every thread, else fewer), and whether
-    the W axis repeats each of the ``in_w`` inputs twice (``sw == ow // 2``)."""
+    (whole planes when there are enough of them for every thread, else fewer), and
+    :func:`_repeats_twice`."""
     planes, out_h = max(1, int(np.prod(out_shape[:3]))), out_shape[3]
     blocks = min(out_h, -(-8 * numba.get_num_threads() // planes))
-    rep2 = len(sw) == 2 * in_w and np.array_equal(sw, np.arange(len(sw)) // 2)
-    return -(-out_h // blocks), bool(rep2)
+    return -(-out_h // blocks), _repeats_twice(in_w, sw)
+
+
+def _repeats_twice(in_w, sw):
+    """Whether nearest's W sources ``sw`` repeat each of the ``in_w`` inputs twice (``ow // 2``)."""
+    return bool(len(sw) == 2 * in_w and np.array_equal(sw, np.arange(len(sw)) // 2))
 
 
 def _call(op, x, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias,
@@ -307,7 +311,10 @@ def interpolate_backward(grad_output, x, size=None, scale_factor=None, mode="nea
     if call.single_taps() is not None:  # nearest: one fused gather per input cell
         _, gxk = call.view.empty(call.x.shape, acc)
         inv = [a for pair in call.inverse_taps() for a in pair]
-        (kernels.nearest_backward_cf if call.view.memory == "cf" else kernels.nearest_backward_cl)(gk, gxk, *inv)
+        if call.view.memory == "cf":
+            kernels.nearest_backward_cf(gk, gxk, *inv, _repeats_twice(gxk.shape[4], call.single_taps()[2]))
+        else:
+            kernels.nearest_backward_cl(gk, gxk, *inv)
         return call.finish(gxk)
     gx = call.run(gk, call.order[::-1], transpose=True)
     if gx is gk and np.shares_memory(gx, g):

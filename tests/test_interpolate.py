@@ -183,9 +183,19 @@ def test_nearest_integer_upsampling_is_np_repeat(batch, spatial, factors, dtype,
     want = x
     for axis, k in enumerate(factors):
         want = np.repeat(want, k, axis=2 + axis)
-    got = interpolate(to_layout(x, layout), scale_factor=tuple(float(k) for k in factors), layout=layout)
+    scale = tuple(float(k) for k in factors)
+    got = interpolate(to_layout(x, layout), scale_factor=scale, layout=layout)
     assert got.dtype == x.dtype
     np.testing.assert_array_equal(from_layout(got, layout), want)
+    if x.dtype != np.bool_:  # the backward sums each input's k1 * k2 * ... outputs (exact here)
+        g = np.random.default_rng(2).integers(0, 9, size=want.shape).astype(x.dtype)
+        summed = g.astype(np.int64)
+        for axis, k in enumerate(factors):
+            shape = summed.shape
+            summed = summed.reshape(shape[:2 + axis] + (shape[2 + axis] // k, k) + shape[3 + axis:]).sum(3 + axis)
+        gx = interpolate_backward(to_layout(g, layout), to_layout(x, layout), scale_factor=scale, layout=layout)
+        assert gx.dtype == x.dtype
+        np.testing.assert_array_equal(from_layout(gx, layout), summed.astype(x.dtype))
     # W one longer than twice: W is gathered through its table, and the last column repeats
     size = tuple(L * k for L, k in zip(spatial, factors))[:-1] + (2 * spatial[-1] + 1,)
     got = interpolate(to_layout(x, layout), size=size, layout=layout)

@@ -324,20 +324,55 @@ def argmax_row_cl(img, od, oh, orow, irow, td, th, tw, dil, lowest, nan_wins, c0
 
 
 @njit(**_opts)
-def sum_row_cl(img, od, oh, orow, td, th, tw, dil):
-    """Window sums of one channels-last output row, taps added in row-major order."""
-    OW, C = orow.shape[0], orow.shape[1]
-    for ow in range(OW):
+def _add_taps_cl(dst, xrow, iw0, nt, step, init):
+    """``dst = ((dst + xrow[iw0]) + xrow[iw0 + step]) + ...`` over ``nt`` taps, in order, for
+    the C contiguous channels of one output cell: two taps per pass over ``dst``, and with
+    ``init`` the sum starts from 0 without reading ``dst``."""
+    C = dst.shape[0]
+    t = 0
+    if init:
+        if nt == 0:
+            for c in range(C):
+                dst[u8(c)] = 0
+            return
+        s0 = xrow[u8(iw0)]
+        if nt == 1:
+            for c in range(C):
+                dst[u8(c)] = 0 + s0[u8(c)]
+            return
+        s1 = xrow[u8(iw0 + step)]
         for c in range(C):
-            orow[u8(ow), u8(c)] = 0
+            dst[u8(c)] = (0 + s0[u8(c)]) + s1[u8(c)]
+        t = 2
+    while t + 1 < nt:
+        s0 = xrow[u8(iw0 + t * step)]
+        s1 = xrow[u8(iw0 + (t + 1) * step)]
+        for c in range(C):
+            dst[u8(c)] = (dst[u8(c)] + s0[u8(c)]) + s1[u8(c)]
+        t += 2
+    if t < nt:
+        s0 = xrow[u8(iw0 + t * step)]
+        for c in range(C):
+            dst[u8(c)] += s0[u8(c)]
+
+
+@njit(**_opts)
+def sum_row_cl(img, od, oh, orow, td, th, tw, dil):
+    """Window sums of one channels-last output row, taps added in row-major order from 0.
+    The row is read and written once per window row and pair of taps, not zeroed first and
+    updated per tap: a 2x2 window makes 2 passes over the row instead of 5 (A/B timings on
+    this shared machine were within noise, 0.40-0.55 ms either way on one thread)."""
+    init = True
     for a in range(td[1, od]):
         for b in range(th[1, oh]):
             xrow = img[td[0, od] + a * dil[0], th[0, oh] + b * dil[1]]
-            for ow in range(OW):
-                for t in range(tw[1, ow]):
-                    iw = tw[0, ow] + t * dil[2]
-                    for c in range(C):
-                        orow[u8(ow), u8(c)] += xrow[u8(iw), u8(c)]
+            for ow in range(orow.shape[0]):
+                _add_taps_cl(orow[u8(ow)], xrow, tw[0, ow], tw[1, ow], dil[2], init)
+            init = False
+    if init:  # no window row inside the input: every sum is 0
+        for ow in range(orow.shape[0]):
+            for c in range(orow.shape[1]):
+                orow[u8(ow), u8(c)] = 0
 
 
 @njit(**_opts)

@@ -276,9 +276,10 @@ def nearest_cl(x, out, sd, sh, sw):
 
 
 @njit(**_opts)
-def nearest_backward_cf(g, gx, pd, id_, ph, ih_, pw, iw_):
+def nearest_backward_cf(g, gx, pd, id_, ph, ih_, pw, iw_, rep2):
     """``gx[.., i] = sum of g[.., o]`` over the outputs ``o`` that read cell ``i``, added in
-    output (row-major) order; each task owns one input row."""
+    output (row-major) order; each task owns one input row.  ``rep2``: the W outputs of
+    input ``w`` are ``2w`` and ``2w + 1`` (upsampling x2), added by a loop that vectorises."""
     N, C, D, H, W = gx.shape
     OD, OH, OW = g.shape[2], g.shape[3], g.shape[4]
     gf = g.reshape(-1)
@@ -293,6 +294,13 @@ def nearest_backward_cf(g, gx, pd, id_, ph, ih_, pw, iw_):
         for a in range(pd[d], pd[d + 1]):
             for b in range(ph[h], ph[h + 1]):
                 grow = ((plane * OD + id_[a]) * OH + ih_[b]) * OW
+                if rep2:
+                    for w in range(W):
+                        acc = gxf[u8(row + w)]
+                        acc += gf[u8(grow + 2 * w)]
+                        acc += gf[u8(grow + 2 * w + 1)]
+                        gxf[u8(row + w)] = acc
+                    continue
                 for w in range(W):
                     acc = gxf[u8(row + w)]
                     for k in range(pw[w], pw[w + 1]):
