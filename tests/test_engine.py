@@ -192,3 +192,47 @@ def test_plane_geometry_stacks_only_exact_row_tilings():
     assert stack((14, 14), 3, 1, 0, 1, False) == 0    # windows taller than the stride
     assert stack((14, 14), (2, 2), 2, 0, (2, 1), False) == 0  # dilated rows reach the next plane
     assert _params.plane_geometry(_params.pool_spec("max_pool3d", (2, 4, 4), 2, None, 0, 1, False))[10] == 0
+
+
+@settings(deadline=None, max_examples=150)
+@given(pool_cases(), st.sampled_from([np.float32, np.float64]), seeds, st.booleans(), st.sampled_from([None, 3, 4]))
+def test_average_layouts_agree_bitwise(shape_pool, dtype, seed, include, override):
+    """Channels-last sums (two taps a pass, the exact reciprocal folded into each cell's last
+    pass) round exactly as channels-first ones, signed zeros included."""
+    shape, pool = shape_pool
+    nd = len(shape) - 2
+    x = _values(shape, dtype, seed)
+    x[np.isnan(x) | (np.random.default_rng(seed).random(shape) < 0.6)] = -0.0  # windows of -0.0 sum to +0.0
+    run = getattr(numpool, f"avg_pool{nd}d")
+    kwargs = dict(pool.kwargs(), count_include_pad=include, divisor_override=override)
+    cf = run(x, **kwargs)
+    cl = run(np.ascontiguousarray(np.moveaxis(x, 1, -1)), **kwargs, layout="channels_last")
+    np.testing.assert_array_equal(np.moveaxis(cl, -1, 1), cf)
+    assert np.array_equal(np.signbit(np.moveaxis(cl, -1, 1)), np.signbit(cf))
+    out = tuple(max(1, n // 2) for n in shape[2:])
+    adaptive = getattr(numpool, f"adaptive_avg_pool{nd}d")
+    np.testing.assert_array_equal(
+        np.moveaxis(adaptive(np.ascontiguousarray(np.moveaxis(x, 1, -1)), out, layout="channels_last"), -1, 1),
+        adaptive(x, out))
+
+
+def test_kernel_cache_is_dropped_when_any_kernel_module_changes(tmp_path):
+    """Numba keys a cached kernel on its own file only; numpool drops the whole kernel cache
+    when any kernel module changes, so a kernel never keeps an inlined helper's old code."""
+    from numpool.kernels import _drop_stale_cache
+    (tmp_path / "avgpool.py").write_text("def avg(): pass\n")
+    (tmp_path / "_rows.py").write_text("def helper(): return 1\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    entries = [cache / "avgpool.avg-1.py311.nbi", cache / "avgpool.avg-1.py311.1.nbc"]
+    for entry in entries:
+        entry.write_bytes(b"stale")
+    _drop_stale_cache(str(tmp_path))  # no stamp yet: dropped, stamped
+    assert not any(e.exists() for e in entries) and (cache / "numpool-kernels.sha256").exists()
+    for entry in entries:
+        entry.write_bytes(b"fresh")
+    _drop_stale_cache(str(tmp_path))  # nothing changed: kept
+    assert all(e.read_bytes() == b"fresh" for e in entries)
+    (tmp_path / "_rows.py").write_text("def helper(): return 2\n")  # only the helper's module
+    _drop_stale_cache(str(tmp_path))
+    assert not any(e.exists() for e in entries)

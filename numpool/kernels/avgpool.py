@@ -120,34 +120,36 @@ def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override, mode):
     for r in prange(N * OD * OH):
         n, od, oh = split_row(r, OD, OH)
         orow = out[n, od, oh]
-        sum_row_cl(x[n], od, oh, orow, td, th, tw, dil)
+        if mode >= RECIPROCAL:
+            # multiplying by exact reciprocals: within each cell's last pass of sums
+            scale = np.ones((OW, 3), dtype=out.dtype)
+            for ow in range(OW):
+                if override > 0:
+                    scale[ow, 0] = override
+                elif mode == PRODUCT + RECIPROCAL:
+                    scale[ow, 0] = fd[od] * fh[oh] * fw[ow]
+                else:
+                    scale[ow, 0], scale[ow, 1], scale[ow, 2] = fd[od], fh[oh], fw[ow]
+            sum_row_cl(x[n], od, oh, orow, td, th, tw, dil, scale)
+            continue
+        sum_row_cl(x[n], od, oh, orow, td, th, tw, dil, np.empty((0, 3), dtype=out.dtype))
         for ow in range(OW):
             # one divisor per cell, then a vectorised loop over the channels; the cases as
             # in _divide_row, one branch-free loop each
             a, b, w = fd[od], fh[oh], fw[ow]
-            if override > 0 and mode >= RECIPROCAL:
-                for c in range(C):
-                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] * override
-            elif override > 0:
+            if override > 0:
                 for c in range(C):
                     orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / override
             elif mode == PRODUCT:
                 q = a * b * w
                 for c in range(C):
                     orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / q
-            elif mode == PRODUCT + RECIPROCAL:
-                q = a * b * w
-                for c in range(C):
-                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] * q
             elif mode == CHAIN and a == 1:  # dividing by 1 is exact: skip it
                 for c in range(C):
                     orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / b / w
-            elif mode == CHAIN:
-                for c in range(C):
-                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / a / b / w
             else:
                 for c in range(C):
-                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] * a * b * w
+                    orow[u8(ow), u8(c)] = orow[u8(ow), u8(c)] / a / b / w
 
 
 @njit(**_opts)
