@@ -324,36 +324,38 @@ def argmax_row_cl(img, od, oh, orow, irow, td, th, tw, dil, lowest, nan_wins, c0
 
 
 @njit(**_opts)
-def _pass_cl(dst, s0, s1, n, init, fin, m1, m2, m3):
-    """One pass over the C channels of an output cell: add ``n`` (1 or 2) taps ``s0``, ``s1``
-    in order, to 0 (``init``, ``dst`` not read) or to ``dst``; with ``fin`` the sum is then
-    multiplied by ``m1``, ``m2``, ``m3`` in turn.  One branch-free loop per case, so that
-    each vectorises (a scalar helper with the branches in the loop did not)."""
-    C = dst.shape[0]
+def _pass_cl(orow, ow, xrow, i0, i1, n, init, fin, m1, m2, m3):
+    """One pass over the C channels of output cell ``orow[ow]``: add ``n`` (1 or 2) taps
+    ``xrow[i0]``, ``xrow[i1]`` in order, to 0 (``init``, the cell not read) or to the cell;
+    with ``fin`` the sum is then multiplied by ``m1``, ``m2``, ``m3`` in turn.  One
+    branch-free loop per case, so that each vectorises (a scalar helper with the branches
+    in the loop did not), and plain 2-D indexing (a view per cell costs reference counting)."""
+    o, a, b = u8(ow), u8(i0), u8(i1)
+    C = orow.shape[1]
     if n == 2 and init and fin:
         for c in range(C):
-            dst[u8(c)] = ((0 + s0[u8(c)]) + s1[u8(c)]) * m1 * m2 * m3
+            orow[o, u8(c)] = ((0 + xrow[a, u8(c)]) + xrow[b, u8(c)]) * m1 * m2 * m3
     elif n == 2 and init:
         for c in range(C):
-            dst[u8(c)] = (0 + s0[u8(c)]) + s1[u8(c)]
+            orow[o, u8(c)] = (0 + xrow[a, u8(c)]) + xrow[b, u8(c)]
     elif n == 2 and fin:
         for c in range(C):
-            dst[u8(c)] = ((dst[u8(c)] + s0[u8(c)]) + s1[u8(c)]) * m1 * m2 * m3
+            orow[o, u8(c)] = ((orow[o, u8(c)] + xrow[a, u8(c)]) + xrow[b, u8(c)]) * m1 * m2 * m3
     elif n == 2:
         for c in range(C):
-            dst[u8(c)] = (dst[u8(c)] + s0[u8(c)]) + s1[u8(c)]
+            orow[o, u8(c)] = (orow[o, u8(c)] + xrow[a, u8(c)]) + xrow[b, u8(c)]
     elif init and fin:
         for c in range(C):
-            dst[u8(c)] = (0 + s0[u8(c)]) * m1 * m2 * m3
+            orow[o, u8(c)] = (0 + xrow[a, u8(c)]) * m1 * m2 * m3
     elif init:
         for c in range(C):
-            dst[u8(c)] = 0 + s0[u8(c)]
+            orow[o, u8(c)] = 0 + xrow[a, u8(c)]
     elif fin:
         for c in range(C):
-            dst[u8(c)] = (dst[u8(c)] + s0[u8(c)]) * m1 * m2 * m3
+            orow[o, u8(c)] = (orow[o, u8(c)] + xrow[a, u8(c)]) * m1 * m2 * m3
     else:
         for c in range(C):
-            dst[u8(c)] += s0[u8(c)]
+            orow[o, u8(c)] += xrow[a, u8(c)]
 
 
 @njit(**_opts)
@@ -375,17 +377,16 @@ def sum_row_cl(img, od, oh, orow, td, th, tw, dil, scale):
             xrow = img[td[0, od] + a * dil[0], th[0, oh] + b * dil[1]]
             last = scaled and q == rows - 1
             for ow in range(OW):
-                dst = orow[u8(ow)]
                 m1, m2, m3 = (scale[ow, 0], scale[ow, 1], scale[ow, 2]) if scaled else (one, one, one)
                 nt, t = tw[1, ow], 0
                 if nt == 0 and q == 0:  # window columns all outside the input: the sum is 0,
-                    for c in range(dst.shape[0]):  # and 0 times the (finite) scale
-                        dst[u8(c)] = 0
+                    for c in range(orow.shape[1]):  # and 0 times the (finite) scale
+                        orow[u8(ow), u8(c)] = 0
                 while t < nt:
                     n = min(2, nt - t)
-                    s0 = xrow[u8(tw[0, ow] + t * dil[2])]
-                    s1 = xrow[u8(tw[0, ow] + (t + n - 1) * dil[2])]
-                    _pass_cl(dst, s0, s1, n, q == 0 and t == 0, last and t + n == nt, m1, m2, m3)
+                    i0 = tw[0, ow] + t * dil[2]
+                    _pass_cl(orow, ow, xrow, i0, i0 + (n - 1) * dil[2], n, q == 0 and t == 0, last and t + n == nt,
+                             m1, m2, m3)
                     t += n
             q += 1
     if rows == 0:  # no window row inside the input: every sum is 0
