@@ -118,5 +118,5 @@ def channel_block(n, c):
     """Channels per task of a channels-last scatter, parallel over (n, channel block) pairs:
     enough tasks for every thread (about four each) while no two tasks share a channel."""
     want = 4 * numba.get_num_threads()
-    blocks = min(c, max(1, -(-want // max(n, 1))))
+    blocks = max(1, min(c, -(-want // max(n, 1))))  # at least one block, also for c == 0
     return max(1, -(-c // blocks))

@@ -543,7 +543,8 @@ ASPECT_POLICIES = ("stretch", "not_larger", "not_smaller")
 
 @dataclass(frozen=True)
 class AxisTable:
-    """One axis of a resampling: ``out[o] = fill[o] + sum(weight[k] * in[idx[k]] for k in ptr[o]:ptr[o+1])``.
+    """One axis of a resampling: ``out[o] = sum(weight[k] * in[idx[k]] for k in ptr[o]:ptr[o+1])``,
+    or ``fill[o]`` for an output with no tap (``fill`` is 0 wherever there are taps).
 
     ``gather`` tables have exactly one tap of weight 1 per output (or none, where ``fill``
     applies): the kernels copy the value, which keeps integers and the sign of zero.

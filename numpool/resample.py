@@ -91,7 +91,7 @@ class _Resample:
             if table.gather and not transpose:
                 kernels.gather_axis(src, dst, table.ptr, table.idx, fill)
             else:
-                kernels.apply_axis(src, dst, table.ptr, table.idx, table.weight.astype(array.dtype), fill)
+                kernels.apply_axis(src, dst, table.ptr, table.idx, table.weight.astype(array.dtype), fill, transpose)
             array = result
         for p, rows, values_ in refill:
             index = (slice(None),) * p + (rows,)

@@ -163,7 +163,8 @@ def test_plane_geometry_declines_unequal_bins_and_wide_planes():
 ])
 def test_stacked_planes_equal_one_plane_at_a_time(monkeypatch, planes, spatial, kwargs):
     """Geometries where consecutive planes' windows tile their stacked rows: pooled in groups
-    of planes (37 leaves a partial last group), bitwise the row kernels' result."""
+    of planes (37 leaves a partial last group), bitwise the row kernels' result.  The
+    adaptive outputs halve even sizes, so that its bins are equal and its planes stack too."""
     nd = len(spatial)
     x = _values((1, planes) + spatial, np.float32, planes)
     call = numpool.functional._window_call("max_pool", nd, x, kwargs["kernel_size"], kwargs.get("stride"),
@@ -172,7 +173,8 @@ def test_stacked_planes_equal_one_plane_at_a_time(monkeypatch, planes, spatial, 
     assert numpool.functional._plane_tasks(call.kernel_input(), call.plane)[1] > 1
     for run in (lambda: getattr(numpool, f"max_pool{nd}d")(x, **kwargs),
                 lambda: getattr(numpool, f"avg_pool{nd}d")(x, **kwargs, count_include_pad=False),
-                lambda: getattr(numpool, f"adaptive_avg_pool{nd}d")(x, tuple(n // 2 for n in spatial))):
+                lambda: getattr(numpool, f"adaptive_avg_pool{nd}d")(x, tuple(n // 2 if n % 2 == 0 else n
+                                                                              for n in spatial))):
         stacked = run()
         monkeypatch.setattr(numpool.functional, "_STACK_CELLS", 0)
         single = run()
@@ -195,14 +197,16 @@ def test_plane_geometry_stacks_only_exact_row_tilings():
 
 
 @settings(deadline=None, max_examples=150)
-@given(pool_cases(), st.sampled_from([np.float32, np.float64]), seeds, st.booleans(), st.sampled_from([None, 3, 4]))
-def test_average_layouts_agree_bitwise(shape_pool, dtype, seed, include, override):
+@given(pool_cases(), st.sampled_from([np.float32, np.float64]), seeds, st.booleans(), st.sampled_from([None, 3, 4, 8]),
+       st.sampled_from([1.0, 1e38, 1e-39]))
+def test_average_layouts_agree_bitwise(shape_pool, dtype, seed, include, override, magnitude):
     """Channels-last sums (two taps a pass, the exact reciprocal folded into each cell's last
     pass) round exactly as channels-first ones, signed zeros included."""
     shape, pool = shape_pool
     nd = len(shape) - 2
     x = _values(shape, dtype, seed)
     x[np.isnan(x) | (np.random.default_rng(seed).random(shape) < 0.6)] = -0.0  # windows of -0.0 sum to +0.0
+    x = (x * dtype(magnitude)).astype(dtype)  # float32 sums that overflow, or round in the subnormals
     run = getattr(numpool, f"avg_pool{nd}d")
     kwargs = dict(pool.kwargs(), count_include_pad=include, divisor_override=override)
     cf = run(x, **kwargs)
@@ -236,3 +240,19 @@ def test_kernel_cache_is_dropped_when_any_kernel_module_changes(tmp_path):
     (tmp_path / "_rows.py").write_text("def helper(): return 2\n")  # only the helper's module
     _drop_stale_cache(str(tmp_path))
     assert not any(e.exists() for e in entries)
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+def test_average_rounds_in_float32_at_each_step(layout):
+    """Float32 window sums round in float32 tap by tap, as PyTorch's do: two 3e38 overflow
+    to inf before the division, and a subnormal sum rounds before it is halved 3 times."""
+    def run(values, **kwargs):
+        x = np.array(values, np.float32).reshape(1, 1, -1)
+        if layout == "channels_last":
+            x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+        out = numpool.avg_pool1d(x, 2, layout=layout, **kwargs)
+        return out.reshape(-1)
+    assert np.isinf(run([3e38, 3e38]))[0]
+    got = run([7.07555e-39, 4.5726221e-38], divisor_override=8)
+    want = (np.float32(7.07555e-39) + np.float32(4.5726221e-38)) * np.float32(0.125)
+    assert got.view(np.uint32)[0] == np.float32(want).view(np.uint32)

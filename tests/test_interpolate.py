@@ -377,6 +377,19 @@ def test_fused_2d_kernel_periodic_runs(monkeypatch, layout, size, scale):
     np.testing.assert_array_equal(fused, from_layout(interpolate(to_layout(x, layout), layout=layout, **kw), layout))
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_backward_of_negative_zeros_is_positive_zero_as_in_torch(mode):
+    """PyTorch's gradient buffers start at +0.0: a gradient of -0.0 everywhere comes back +0.0
+    (the forward, which sums from the first product, keeps -0.0)."""
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    g = np.full((1, 1, 8, 8), -0.0, np.float32)
+    xt = torch.from_numpy(x).requires_grad_()
+    F.interpolate(xt, scale_factor=2, mode=mode).backward(torch.from_numpy(g))
+    gx = interpolate_backward(g, x, scale_factor=2, mode=mode)
+    np.testing.assert_array_equal(np.signbit(gx), np.signbit(xt.grad.numpy()))
+    assert not np.signbit(gx).any()
+
+
 def test_backward_is_deterministic_across_threads():
     import numba
     x = np.random.default_rng(7).standard_normal((2, 5, 9, 11)).astype(np.float32)

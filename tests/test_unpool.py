@@ -266,3 +266,12 @@ def test_backward_errors():
         max_unpool2d_backward(np.zeros((1, 2, 6, 6)), X.astype(np.int32), IDX, 2)
     with pytest.raises(ParameterError, match="max_unpool2d_backward"):
         max_unpool2d_backward(np.zeros((1, 2, 6, 6)), X, IDX + 40, 2)
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+def test_no_channels(layout):
+    shape = (2, 3, 3, 0) if layout == "channels_last" else (2, 0, 3, 3)
+    x, idx = np.zeros(shape, np.float32), np.zeros(shape, np.int64)
+    out = max_unpool2d(x, idx, 2, layout=layout)
+    assert out.shape == ((2, 6, 6, 0) if layout == "channels_last" else (2, 0, 6, 6))
+    assert max_unpool2d_backward(out, x, idx, 2, layout=layout).shape == shape

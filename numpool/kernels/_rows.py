@@ -332,12 +332,13 @@ def _pass_cl(orow, ow, xrow, i0, i1, n, init, fin, m1, m2, m3):
     in the loop did not), and plain 2-D indexing (a view per cell costs reference counting)."""
     o, a, b = u8(ow), u8(i0), u8(i1)
     C = orow.shape[1]
+    z = orow.dtype.type(0)  # a typed zero: a bare 0 is an int64 and would make the sums float64
     if n == 2 and init and fin:
         for c in range(C):
-            orow[o, u8(c)] = ((0 + xrow[a, u8(c)]) + xrow[b, u8(c)]) * m1 * m2 * m3
+            orow[o, u8(c)] = ((z + xrow[a, u8(c)]) + xrow[b, u8(c)]) * m1 * m2 * m3
     elif n == 2 and init:
         for c in range(C):
-            orow[o, u8(c)] = (0 + xrow[a, u8(c)]) + xrow[b, u8(c)]
+            orow[o, u8(c)] = (z + xrow[a, u8(c)]) + xrow[b, u8(c)]
     elif n == 2 and fin:
         for c in range(C):
             orow[o, u8(c)] = ((orow[o, u8(c)] + xrow[a, u8(c)]) + xrow[b, u8(c)]) * m1 * m2 * m3
@@ -346,10 +347,10 @@ def _pass_cl(orow, ow, xrow, i0, i1, n, init, fin, m1, m2, m3):
             orow[o, u8(c)] = (orow[o, u8(c)] + xrow[a, u8(c)]) + xrow[b, u8(c)]
     elif init and fin:
         for c in range(C):
-            orow[o, u8(c)] = (0 + xrow[a, u8(c)]) * m1 * m2 * m3
+            orow[o, u8(c)] = (z + xrow[a, u8(c)]) * m1 * m2 * m3
     elif init:
         for c in range(C):
-            orow[o, u8(c)] = 0 + xrow[a, u8(c)]
+            orow[o, u8(c)] = z + xrow[a, u8(c)]
     elif fin:
         for c in range(C):
             orow[o, u8(c)] = (orow[o, u8(c)] + xrow[a, u8(c)]) * m1 * m2 * m3

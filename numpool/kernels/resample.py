@@ -2,10 +2,10 @@
 
 ``numpool._params`` turns every interpolation rule (PyTorch's nearest, linear, cubic and
 antialiased filters, ONNX Resize's coordinate modes) into per-axis tables in CSR form:
-output ``o`` reads the taps ``ptr[o]:ptr[o + 1]`` (input index ``idx[k]``, weight ``w[k]``)
-and starts from ``fill[o]``.  Resampling is separable, so the caller applies one table per
-axis to the array seen as ``(A, L, B)`` (everything before the axis, the axis, everything
-after it; a free reshape of a contiguous array) and only these loops run here.
+output ``o`` reads the taps ``ptr[o]:ptr[o + 1]`` (input index ``idx[k]``, weight ``w[k]``),
+or is ``fill[o]`` where it has none.  Resampling is separable, so the caller applies one
+table per axis to the array seen as ``(A, L, B)`` (everything before the axis, the axis,
+everything after it; a free reshape of a contiguous array) and only these loops run here.
 
 The backward is the same kernel with the transposed tables: each input cell gathers its
 outputs in output order, so it never scatters, no two threads write one cell, and the
@@ -20,11 +20,14 @@ _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 
 @njit(**_opts)
-def apply_axis(x, out, ptr, idx, w, fill):
-    """``out[a, o, b] = sum_k w[k] * x[a, idx[k], b]``, summed from the first tap's product on
-    (the fused kernels' order, so they agree bitwise); ``fill[o]`` where ``o`` has no tap."""
+def apply_axis(x, out, ptr, idx, w, fill, from_zero):
+    """``out[a, o, b] = sum_k w[k] * x[a, idx[k], b]``, taps added in order; ``fill[o]`` where
+    ``o`` has no tap.  The forward sums from the first tap's product (PyTorch's forward, and
+    the fused kernels' order); ``from_zero`` (the backward) adds them to 0 as PyTorch's
+    gradient buffers do, so a sum of ``-0.0`` products is ``+0.0`` there."""
     A, B = x.shape[0], x.shape[2]
     O = out.shape[1]
+    zero = out.dtype.type(0)
     if B == 1:  # the innermost axis: one task per outer row, so tasks are not a few taps each
         for a in prange(A):
             for o in range(O):
@@ -33,6 +36,8 @@ def apply_axis(x, out, ptr, idx, w, fill):
                     out[a, o, 0] = fill[o]
                     continue
                 acc = w[k0] * x[a, idx[k0], 0]
+                if from_zero:
+                    acc = zero + acc
                 for k in range(k0 + 1, k1):
                     acc += w[k] * x[a, idx[k], 0]
                 out[a, o, 0] = acc
@@ -49,8 +54,12 @@ def apply_axis(x, out, ptr, idx, w, fill):
             continue
         src = x[a, idx[k0]]
         wk = w[k0]
-        for b in range(B):
-            dst[b] = wk * src[b]
+        if from_zero:
+            for b in range(B):
+                dst[b] = zero + wk * src[b]
+        else:
+            for b in range(B):
+                dst[b] = wk * src[b]
         for k in range(k0 + 1, k1):
             src = x[a, idx[k]]
             wk = w[k]
