@@ -2,6 +2,7 @@
 memory-order handling."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -231,15 +232,32 @@ def test_kernel_cache_is_dropped_when_any_kernel_module_changes(tmp_path):
     entries = [cache / "avgpool.avg-1.py311.nbi", cache / "avgpool.avg-1.py311.1.nbc"]
     for entry in entries:
         entry.write_bytes(b"stale")
-    _drop_stale_cache(str(tmp_path))  # no stamp yet: dropped, stamped
+    dirs = [(str(cache), True), (str(tmp_path / "elsewhere"), False)]  # the second is never created
+    _drop_stale_cache(str(tmp_path), dirs)  # no stamp yet: dropped, stamped
     assert not any(e.exists() for e in entries) and (cache / "numpool-kernels.sha256").exists()
     for entry in entries:
         entry.write_bytes(b"fresh")
-    _drop_stale_cache(str(tmp_path))  # nothing changed: kept
+    _drop_stale_cache(str(tmp_path), dirs)  # nothing changed: kept
     assert all(e.read_bytes() == b"fresh" for e in entries)
     (tmp_path / "_rows.py").write_text("def helper(): return 2\n")  # only the helper's module
-    _drop_stale_cache(str(tmp_path))
+    _drop_stale_cache(str(tmp_path), dirs)
     assert not any(e.exists() for e in entries)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_kernel_cache_guard_covers_numba_cache_dir(tmp_path):
+    """With NUMBA_CACHE_DIR set, Numba caches the kernels there, and the guard stamps it."""
+    script = textwrap.dedent(f"""
+        import numpy as np, numpool, os, glob
+        numpool.max_pool1d(np.zeros((1, 1, 4), np.float32), 2)
+        from numpool.kernels import _cache_dirs, _FOLDER
+        external = [d for d, _ in _cache_dirs(_FOLDER) if d.startswith({str(tmp_path)!r})]
+        assert len(external) == 1, external
+        assert os.path.exists(os.path.join(external[0], "numpool-kernels.sha256"))
+        assert glob.glob(os.path.join(external[0], "*.nbi")), os.listdir(external[0])
+    """)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=600)
 
 
 @pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
