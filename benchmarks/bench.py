@@ -224,6 +224,17 @@ CASES = [
 # machine
 
 
+def _copy_rate(fn, nbytes, repeats):
+    """GB/s (bytes read + written) of the fastest of ``repeats`` calls of ``fn``, a copy of
+    ``nbytes`` bytes."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 2 * nbytes / min(times) / 1e9
+
+
 def copy_bandwidth(nbytes=256 * 2**20, repeats=7):
     """Best copy bandwidth in GB/s (bytes read + written), single-threaded ``np.copyto``
     and all-threads Numba copy, between preallocated, already-touched float32 arrays; and
@@ -231,19 +242,11 @@ def copy_bandwidth(nbytes=256 * 2**20, repeats=7):
     src = np.ones(nbytes // 4, dtype=np.float32)
     dst = np.zeros_like(src)
     _parallel_copy(dst[:16], src[:16])  # compile outside the timing
-
-    def best(fn):
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return 2 * src.nbytes / min(times) / 1e9
-
     return {
-        "np.copyto (1 thread)": best(lambda: np.copyto(dst, src)),
-        f"numba prange copy ({numba.get_num_threads()} threads)": best(lambda: _parallel_copy(dst, src)),
-        "np.copy into a fresh array": best(lambda: np.copy(src)),
+        "np.copyto (1 thread)": _copy_rate(lambda: np.copyto(dst, src), src.nbytes, repeats),
+        f"numba prange copy ({numba.get_num_threads()} threads)":
+            _copy_rate(lambda: _parallel_copy(dst, src), src.nbytes, repeats),
+        "np.copy into a fresh array": _copy_rate(lambda: np.copy(src), src.nbytes, repeats),
     }
 
 
@@ -258,12 +261,7 @@ class RowBandwidth:
         self.repeats = repeats
 
     def __call__(self):
-        times = []
-        for _ in range(self.repeats):
-            t0 = time.perf_counter()
-            _parallel_copy(self.dst, self.src)
-            times.append(time.perf_counter() - t0)
-        return 2 * self.src.nbytes / min(times) / 1e9
+        return _copy_rate(lambda: _parallel_copy(self.dst, self.src), self.src.nbytes, self.repeats)
 
 
 @numba.njit(parallel=True, cache=False)

@@ -115,8 +115,7 @@ class _Resample:
         if th.span * out_w * (1 if cf else shape[4]) > _RING_CELLS:
             return None
         outer = shape[0] * shape[1] * (shape[2] if cf else 1)
-        blocks = min(out_h, -(-8 * numba.get_num_threads() // max(outer, 1)))
-        rows = -(-out_h // blocks)
+        rows = _rows_per_task(outer, out_h)
         dtype = array.dtype
         hargs = (th.ptr, th.idx, th.weight.astype(dtype), tw.dense[0], tw.dense[1].astype(dtype), th.span, rows)
         if cf:
@@ -156,13 +155,17 @@ class _Resample:
         return user.astype(self.x.dtype, order="K")
 
 
+def _rows_per_task(planes, out_h):
+    """Output rows per parallel task of the fused kernels, whose tasks are blocks of rows of
+    one plane: whole planes when there are enough of them for every thread, else fewer."""
+    blocks = min(out_h, -(-8 * numba.get_num_threads() // max(planes, 1)))
+    return -(-out_h // blocks)
+
+
 def _nearest_cf_plan(in_w, out_shape, sw):
-    """``(rows, rep2)`` for :func:`numpool.kernels.resample.nearest_cf`: output rows per task
-    (whole planes when there are enough of them for every thread, else fewer), and
-    :func:`_repeats_twice`."""
-    planes, out_h = max(1, int(np.prod(out_shape[:3]))), out_shape[3]
-    blocks = min(out_h, -(-8 * numba.get_num_threads() // planes))
-    return -(-out_h // blocks), _repeats_twice(in_w, sw)
+    """``(rows, rep2)`` for :func:`numpool.kernels.resample.nearest_cf`: :func:`_rows_per_task`
+    and :func:`_repeats_twice`."""
+    return _rows_per_task(int(np.prod(out_shape[:3])), out_shape[3]), _repeats_twice(in_w, sw)
 
 
 def _repeats_twice(in_w, sw):
@@ -308,11 +311,12 @@ def interpolate_backward(grad_output, x, size=None, scale_factor=None, mode="nea
         return _AREA[call.nd][1](g, call.x, call.spec.out_spatial, layout=call.layout)
     acc = kernel_dtype(call.x.dtype)
     gk = np.ascontiguousarray(call.view.to_kernel(g), dtype=acc)
-    if call.single_taps() is not None:  # nearest: one fused gather per input cell
+    taps = call.single_taps()
+    if taps is not None:  # nearest: one fused gather per input cell
         _, gxk = call.view.empty(call.x.shape, acc)
         inv = [a for pair in call.inverse_taps() for a in pair]
         if call.view.memory == "cf":
-            kernels.nearest_backward_cf(gk, gxk, *inv, _repeats_twice(gxk.shape[4], call.single_taps()[2]))
+            kernels.nearest_backward_cf(gk, gxk, *inv, _repeats_twice(gxk.shape[4], taps[2]))
         else:
             kernels.nearest_backward_cl(gk, gxk, *inv)
         return call.finish(gxk)

@@ -117,6 +117,7 @@ def avg_cf(x, out, td, th, tw, dil, wgeom, fd, fh, fw, override, mode):
 def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override, mode):
     N, C = x.shape[0], x.shape[4]
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    unscaled = np.empty((0, 3), dtype=out.dtype)
     for r in prange(N * OD * OH):
         n, od, oh = split_row(r, OD, OH)
         orow = out[n, od, oh]
@@ -132,7 +133,7 @@ def avg_cl(x, out, td, th, tw, dil, fd, fh, fw, override, mode):
                     scale[ow, 0], scale[ow, 1], scale[ow, 2] = fd[od], fh[oh], fw[ow]
             sum_row_cl(x[n], od, oh, orow, td, th, tw, dil, scale)
             continue
-        sum_row_cl(x[n], od, oh, orow, td, th, tw, dil, np.empty((0, 3), dtype=out.dtype))
+        sum_row_cl(x[n], od, oh, orow, td, th, tw, dil, unscaled)
         for ow in range(OW):
             # one divisor per cell, then a vectorised loop over the channels; the cases as
             # in _divide_row, one branch-free loop each
