@@ -41,38 +41,97 @@ __all__ = [
 # shared plumbing
 
 
-class _Call:
-    """One validated pooling call: the array, its view, the spec and the kernel geometry."""
+_PLAN_LIMIT = 256  # cached call plans, one per (op, shape, strides, dtype, arguments); cleared when full
+_PLANS = {}
+_SCALARS = (type(None), bool, int, float, str, np.bool_, np.integer, np.floating)
 
-    def __init__(self, op, nd, x, layout, kinds, make_spec, memory=None):
-        """``make_spec(spatial_shape)`` validates the window arguments and returns the spec;
-        ``memory`` ("cf" or "cl") forces the kernels' memory order instead of following x's."""
-        self.op = op
-        self.x = as_array(x, op, kinds=kinds)
+
+def _arg_key(value):
+    """``value`` as a dict key that also tells apart equal values of other types (``7``,
+    ``7.0``, ``True``), so that a cached plan never skips a check another call needs;
+    raises TypeError for anything but scalars and (nested) tuples and lists of them."""
+    if isinstance(value, (tuple, list)):
+        return type(value), tuple(_arg_key(v) for v in value)
+    if isinstance(value, _SCALARS):
+        return type(value), value
+    raise TypeError(value)
+
+
+class _Plan:
+    """What a call's arguments and its input's shape, strides and dtype determine: the
+    view, the spec, the output shape and the kernels' geometry.  Computing it is most of
+    a call's Python time, so calls that repeat a shape and arguments reuse it."""
+
+    def __init__(self, op, nd, x, layout, make_spec, memory):
         self.layout = _params.normalize_layout(layout, op)
-        self.view = plan_view(self.x, nd, self.layout, op)
+        self.view = plan_view(x, nd, self.layout, op)
         if memory is not None:
             self.view = dataclasses.replace(self.view, memory=memory)
-        spatial = self.view.spatial_shape(self.x.shape)
-        check_nonempty_spatial(spatial, self.x.shape, op)
+        spatial = self.view.spatial_shape(x.shape)
+        check_nonempty_spatial(spatial, x.shape, op)
         self.spec = make_spec(spatial)
-        self.out_shape = self.view.with_spatial(self.x.shape, self.spec.out_spatial)
+        self.out_shape = self.view.with_spatial(x.shape, self.spec.out_spatial)
+        self.out_kernel_shape = self.view.kernel_shape(self.out_shape)
+        # Where the kernel's memory order is the layout's own, the kernel views are reshapes:
+        # of a fresh output, and of an input that is C-contiguous in the kernel's dtype.
+        self.reshape_out = self.view.memory == ("cl" if self.layout == "channels_last" else "cf")
+        self.kernel_dtype = kernel_dtype(x.dtype)
+        self.in_kernel_shape = self.view.kernel_shape(x.shape)
+        self.reshape_in = self.reshape_out and x.dtype == self.kernel_dtype and x.flags.c_contiguous
+        self.divisors = {}  # (count_include_pad, divisor_override, chain) -> _avg_args' result
 
     @functools.cached_property
-    def _geometry(self):
+    def geometry(self):
         return _params.table_spec(self.spec)
-
-    # the kernels' window tables and scalars (see numpool._params.table_spec)
-    td = property(lambda self: self._geometry[0][0])
-    th = property(lambda self: self._geometry[0][1])
-    tw = property(lambda self: self._geometry[0][2])
-    dil = property(lambda self: self._geometry[1])
-    wgeom = property(lambda self: self._geometry[2])
 
     @functools.cached_property
     def plane(self):
+        return _params.plane_geometry(self.spec) if self.view.memory == "cf" else None
+
+
+def _plan(op, nd, x, layout, kinds, make_spec, memory, args):
+    """The :class:`_Plan` of a call, from the cache where ``args`` (the raw arguments that
+    ``make_spec`` and ``layout`` read) make a key.  Only plans whose checks passed are cached."""
+    try:
+        key = (op, nd, kinds, memory, x.shape, x.strides, x.dtype, _arg_key(layout), _arg_key(args))
+        plan = _PLANS.get(key)
+    except TypeError:  # an argument that is no key (an array, say): plan afresh
+        return _Plan(op, nd, x, layout, make_spec, memory)
+    if plan is None:
+        plan = _Plan(op, nd, x, layout, make_spec, memory)
+        if len(_PLANS) >= _PLAN_LIMIT:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+class _Call:
+    """One validated pooling call: the array, its view, the spec and the kernel geometry."""
+
+    def __init__(self, op, nd, x, layout, kinds, make_spec, memory=None, args=None):
+        """``make_spec(spatial_shape)`` validates the window arguments and returns the spec;
+        ``memory`` ("cf" or "cl") forces the kernels' memory order instead of following x's;
+        ``args``, the raw arguments ``make_spec`` reads, lets the plan be cached (None: never)."""
+        self.op = op
+        self.x = as_array(x, op, kinds=kinds)
+        if args is None:
+            plan = _Plan(op, nd, self.x, layout, make_spec, memory)
+        else:
+            plan = _plan(op, nd, self.x, layout, kinds, make_spec, memory, args)
+        self.plan = plan
+        self.layout, self.view, self.spec, self.out_shape = plan.layout, plan.view, plan.spec, plan.out_shape
+
+    # the kernels' window tables and scalars (see numpool._params.table_spec)
+    td = property(lambda self: self.plan.geometry[0][0])
+    th = property(lambda self: self.plan.geometry[0][1])
+    tw = property(lambda self: self.plan.geometry[0][2])
+    dil = property(lambda self: self.plan.geometry[1])
+    wgeom = property(lambda self: self.plan.geometry[2])
+
+    @property
+    def plane(self):
         """Geometry for the whole-plane channels-first kernels, or None (row kernels)."""
-        return _params.plane_geometry(self.spec) if self.cf else None
+        return self.plan.plane
 
     @property
     def cf(self):
@@ -80,13 +139,20 @@ class _Call:
 
     def kernel_input(self, dtype=None):
         """The input as the kernel reads it: a view, or a widened copy for float16."""
-        dtype = kernel_dtype(self.x.dtype) if dtype is None else np.dtype(dtype)
+        if dtype is None and self.plan.reshape_in:
+            return self.x.reshape(self.plan.in_kernel_shape)
+        dtype = self.plan.kernel_dtype if dtype is None else np.dtype(dtype)
         xk = self.view.to_kernel(self.x)
         if self.x.dtype == np.bool_ and dtype == np.uint8:
             xk = xk.view(np.uint8)
         # Kernels address the input by flat offsets, so a view that is contiguous in neither
         # layout is read through one contiguous copy (float16 is widened in the same pass).
         return np.ascontiguousarray(xk, dtype=dtype)
+
+    def empty(self, dtype):
+        """A new output, ``(user's view, kernel's view)``; see :meth:`numpool._layout.View.empty`."""
+        kernel = np.empty(self.plan.out_kernel_shape, dtype=dtype)
+        return (kernel.reshape(self.out_shape) if self.plan.reshape_out else self.view.from_kernel(kernel)), kernel
 
     def grad_view(self, grad_output, dtype):
         """``grad_output`` checked and laid out like the kernel's output, as ``dtype``."""
@@ -105,11 +171,12 @@ def _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, l
         return _params.pool_spec(op, spatial, kernel_size, stride, padding, dilation,
                                  check_bool("ceil_mode", ceil_mode, op), np.shape(x))
 
-    return _Call(op, nd, x, layout, kinds, make_spec)
+    return _Call(op, nd, x, layout, kinds, make_spec, args=(kernel_size, stride, padding, dilation, ceil_mode))
 
 
 def _adaptive_call(op, nd, x, output_size, layout, kinds):
-    return _Call(op, nd, x, layout, kinds, lambda spatial: _params.adaptive_spec(op, spatial, output_size, np.shape(x)))
+    return _Call(op, nd, x, layout, kinds, lambda spatial: _params.adaptive_spec(op, spatial, output_size, np.shape(x)),
+                 args=(output_size,))
 
 
 _STACK_CELLS = 8192  # input cells a group of stacked planes may span (32 KB of float32)
@@ -144,10 +211,10 @@ def _finish(call, out_user, dtype):
 def _run_max(call, want_indices, nan_wins=True):
     """Max pooling of a validated call: ``out`` or ``(out, indices)`` in PyTorch's index format."""
     xk = call.kernel_input()
-    out, outk = call.view.empty(call.out_shape, xk.dtype)
+    out, outk = call.empty(xk.dtype)
     low = lowest(xk.dtype)
     if want_indices:
-        idx, idxk = call.view.empty(call.out_shape, np.int64)
+        idx, idxk = call.empty(np.int64)
         if call.cf:
             maxpool.argmax_cf(xk, outk, idxk, call.td, call.th, call.tw, call.dil, call.wgeom, low, nan_wins)
         else:
@@ -251,8 +318,11 @@ def _avg_args(call, include, override, chain):
     ``v * 2**-k`` is ``v / 2**k`` exactly, and a division cost as much as the rest of a
     2x2 average (see :func:`numpool.kernels.avgpool._divide`).
     """
-    acc = kernel_dtype(call.x.dtype)
-    return _divisors(call.spec, include, override, chain, acc)
+    memo = call.plan.divisors
+    key = (include, override, chain)
+    if key not in memo:
+        memo[key] = _divisors(call.spec, include, override, chain, call.plan.kernel_dtype)
+    return memo[key]
 
 
 def _power_of_two(v):
@@ -286,7 +356,7 @@ def _plane_divisors(spec, include, override, chain, acc, stack, pitch):
 def _run_avg(call, include, override, chain=False):
     (fd, fh, fw), over, mode = _avg_args(call, include, override, chain)
     xk = call.kernel_input()
-    out, outk = call.view.empty(call.out_shape, xk.dtype)
+    out, outk = call.empty(xk.dtype)
     if call.plane is not None:
         blocks, stack = _plane_tasks(xk, call.plane)
         pitch = int(call.plane[1] * call.plane[9])  # the accumulator's row pitch, sh * J
@@ -889,7 +959,7 @@ def global_avg_pool(x, keepdims=False, layout="channels_first"):
     if call.cf:
         xk = call.kernel_input()
         planes = xk.reshape(xk.shape[0] * xk.shape[1], -1)
-        out, outk = call.view.empty(call.out_shape, xk.dtype)
+        out, outk = call.empty(xk.dtype)
         avgpool.plane_mean(planes, outk.reshape(-1), xk.dtype.type(0))
         out = _finish(call, out, call.x.dtype)
     else:
@@ -959,8 +1029,8 @@ def _fractional_forward(nd, x, kernel_size, output_size, output_ratio, return_in
                                            layout, op, "biuf")
     want = check_bool("return_indices", return_indices, op)
     xk = call.kernel_input()
-    out, outk = call.view.empty(call.out_shape, xk.dtype)
-    idx, idxk = call.view.empty(call.out_shape, np.int64)
+    out, outk = call.empty(xk.dtype)
+    idx, idxk = call.empty(np.int64)
     maxpool.fractional_cf(xk, outk, idxk, td, th, tw, lowest(xk.dtype))
     out = _finish(call, out, call.x.dtype)
     return (out, idx) if want else out

@@ -274,3 +274,44 @@ def test_average_rounds_in_float32_at_each_step(layout):
     got = run([7.07555e-39, 4.5726221e-38], divisor_override=8)
     want = (np.float32(7.07555e-39) + np.float32(4.5726221e-38)) * np.float32(0.125)
     assert got.view(np.uint32)[0] == np.float32(want).view(np.uint32)
+
+
+def test_call_plans_are_reused_but_never_skip_a_check():
+    """A repeated call reuses its cached plan; the same shape with arguments that are equal
+    but of another type (7.0, True), or in another memory order, still gets its own checks
+    and kernel."""
+    from numpool import functional
+
+    functional._PLANS.clear()
+    x = np.arange(2 * 3 * 14 * 14, dtype=np.float32).reshape(2, 3, 14, 14)
+    first = numpool.adaptive_avg_pool2d(x, 7)
+    assert len(functional._PLANS) == 1
+    np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x, 7), first)
+    assert len(functional._PLANS) == 1
+    with pytest.raises(numpool.ParameterError, match=r"output_size=7\.0"):
+        numpool.adaptive_avg_pool2d(x, 7.0)
+    with pytest.raises(numpool.ParameterError, match="kernel_size"):
+        numpool.max_pool2d(x, True)
+    numpool.max_pool2d(x, 1)
+    with pytest.raises(numpool.ParameterError, match="kernel_size"):
+        numpool.max_pool2d(x, True)
+    # the same shape in channels-last memory runs the other kernel, and a strided view is read right
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(xl, 7), first)
+    xs = np.repeat(x, 2, axis=-1)[..., ::2]
+    np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(xs, 7), first)
+    # unhashable arguments plan afresh
+    np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x, [7, 7]), first)
+    np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x, np.array([7, 7])), first)
+
+
+def test_call_plan_cache_is_bounded():
+    from numpool import functional
+
+    functional._PLANS.clear()
+    x = np.zeros((1, 1, 100), np.float32)
+    for k in range(1, 100):  # about 300 plans
+        numpool.max_pool1d(x, k)
+        numpool.avg_pool1d(x, k, stride=1)
+        numpool.max_pool1d(x[..., :k + 1], 1)
+    assert 0 < len(functional._PLANS) <= functional._PLAN_LIMIT
