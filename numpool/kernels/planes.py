@@ -19,10 +19,10 @@ greater, never NaN).
 ``pg`` holds the plane geometry ``(kh, sh, dh, pad_top, kw, sw, dw, pad_left, Hp, J,
 stackable)`` from :func:`numpool._params.plane_geometry`; the depth axis uses the ``td``
 table as the row kernels do.  Where planes stack (their windows tile the rows exactly), a
-task pools a group of consecutive planes as one plane of their stacked rows, and divides
-the whole group's sums in one flat loop: on 14x14 planes, one plane at a time spent more
-in per-row loop set-up than in adding (adaptive average to 7x7 of (32, 512, 14, 14):
-1.57 -> 0.75 ms on 2 threads).
+task pools a group of consecutive planes as one plane of their stacked rows: on 14x14
+planes, one plane at a time spent more in per-row loop set-up than in adding (adaptive
+average to 7x7 of (32, 512, 14, 14): 1.57 -> 0.75 ms on 2 threads).  Taps are added two
+per pass over the accumulator (see ``_taps``).
 """
 
 import numpy as np
@@ -70,21 +70,54 @@ def _fill(xf, p0, H, W, ph, pg, pad):
 
 
 @njit(**_opts)
-def _taps(ph, acc, pg, M, is_max):
-    """Add (or take the maximum of) every in-plane tap into ``acc[:M]``, row-major order."""
-    kh, sh, dh, kw, sw, dw, Hp, J = pg[0], pg[1], pg[2], pg[4], pg[5], pg[6], pg[8], pg[9]
-    for b in range(kh):
-        for t in range(kw):
-            q = t * dw
-            off = ((q % sw) * Hp + b * dh) * J + q // sw
-            if is_max:
+def _tap_offset(k, pg):
+    """Offset in the phase scratch of the window's ``k``-th tap (row-major)."""
+    sh, dh, kw, sw, dw, Hp, J = pg[1], pg[2], pg[4], pg[5], pg[6], pg[8], pg[9]
+    q = (k % kw) * dw
+    return ((q % sw) * Hp + (k // kw) * dh) * J + q // sw
+
+
+@njit(**_opts)
+def _taps(ph, acc, pg, M, is_max, init, fresh):
+    """Add (or take the maximum of) every in-plane tap into ``acc[:M]``, row-major order,
+    two taps per pass over the accumulator; with ``fresh`` the first pass starts from
+    ``init`` instead of reading ``acc`` (2x2 windows: two passes, not an initial one and four)."""
+    K = pg[0] * pg[4]
+    z = acc.dtype.type(init)  # typed: an int64 start would make the sums float64
+    k = 0
+    while k < K:
+        a = u8(_tap_offset(k, pg))
+        if k + 1 < K:
+            b = u8(_tap_offset(k + 1, pg))
+            if is_max and fresh and k == 0:
                 for m in range(M):
-                    v = ph[u8(off + m)]
-                    a = acc[u8(m)]
-                    acc[u8(m)] = v if (v > a or v != v) else a
+                    v, w = ph[a + u8(m)], ph[b + u8(m)]
+                    t = v if (v > z or v != v) else z
+                    acc[u8(m)] = w if (w > t or w != w) else t
+            elif is_max:
+                for m in range(M):
+                    v, w, t = ph[a + u8(m)], ph[b + u8(m)], acc[u8(m)]
+                    t = v if (v > t or v != v) else t
+                    acc[u8(m)] = w if (w > t or w != w) else t
+            elif fresh and k == 0:
+                for m in range(M):
+                    acc[u8(m)] = (z + ph[a + u8(m)]) + ph[b + u8(m)]
             else:
                 for m in range(M):
-                    acc[u8(m)] += ph[u8(off + m)]
+                    acc[u8(m)] = (acc[u8(m)] + ph[a + u8(m)]) + ph[b + u8(m)]
+            k += 2
+            continue
+        if is_max:
+            for m in range(M):
+                v, t = ph[a + u8(m)], (z if (fresh and k == 0) else acc[u8(m)])
+                acc[u8(m)] = v if (v > t or v != v) else t
+        elif fresh and k == 0:
+            for m in range(M):
+                acc[u8(m)] = z + ph[a + u8(m)]
+        else:
+            for m in range(M):
+                acc[u8(m)] += ph[a + u8(m)]
+        k += 1
 
 
 @njit(**_opts)
@@ -98,12 +131,13 @@ def _plane(xf, H, W, D, OD, OH, OW, task, count, td, dil, pg, ph, acc, init, pad
     P = pg[1] * pg[9]
     M = (count * OH - 1) * P + OW
     plane, od = task // OD, task % OD
-    for m in range(M):
-        acc[u8(m)] = init
+    if td[1, od] == 0:
+        for m in range(M):
+            acc[u8(m)] = init
     for a in range(td[1, od]):
         idd = td[0, od] + a * dil[0]
         _fill(xf, (plane * D + idd) * H * W, count * H, W, ph, pg, pad)
-        _taps(ph, acc, pg, M, is_max)
+        _taps(ph, acc, pg, M, is_max, init, a == 0)
     return task * OH * OW, P
 
 
