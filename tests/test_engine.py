@@ -94,11 +94,15 @@ from numpool import _params  # noqa: E402
 
 
 def _both_paths(monkeypatch, run):
-    """``run()`` through the whole-plane kernels and through the row kernels."""
+    """``run()`` through the whole-plane kernels and through the row kernels (the cached
+    call plans, which hold the plane geometry, are dropped before each)."""
     monkeypatch.setattr(_params, "PLANE_MAX_WIDTH", 10**9)
+    numpool.functional._PLANS.clear()
     planes = run()
     monkeypatch.setattr(_params, "PLANE_MAX_WIDTH", 0)
+    numpool.functional._PLANS.clear()
     rows = run()
+    numpool.functional._PLANS.clear()
     return planes, rows
 
 
@@ -184,6 +188,37 @@ def test_stacked_planes_equal_one_plane_at_a_time(monkeypatch, planes, spatial, 
         monkeypatch.undo()
         np.testing.assert_array_equal(stacked, single)
         np.testing.assert_array_equal(stacked, rows)
+
+
+@pytest.mark.parametrize("spatial, kwargs", [
+    ((8, 12), dict(kernel_size=2)),
+    ((9, 12), dict(kernel_size=(3, 2), stride=2)),
+    ((7, 10), dict(kernel_size=2, stride=(1, 2))),  # windows overlapping in rows
+    ((9, 8), dict(kernel_size=2, stride=(2, 2), dilation=(2, 1))),
+    ((16,), dict(kernel_size=2)),
+    ((4, 6, 8), dict(kernel_size=2)),  # a depth axis: the planes do not stack
+    ((3, 5, 8), dict(kernel_size=(2, 3, 2), stride=(1, 1, 2))),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_two_column_windows_read_in_place_equal_row_kernels(monkeypatch, spatial, kwargs, dtype):
+    """Windows two columns wide at column stride 2 tiling the columns exactly: the
+    whole-plane kernels read the plane in place instead of through the phase scratch; NaN,
+    ties and signed zeros as the row kernels have them."""
+    nd = len(spatial)
+    x = _values((2, 5) + spatial, dtype, nd)
+    if x.dtype.kind == "f":
+        x.flat[::5] = -0.0
+    pg = _params.plane_geometry(_params.pool_spec("max_pool", spatial, kwargs["kernel_size"], kwargs.get("stride"),
+                                                  0, kwargs.get("dilation", 1), False))
+    assert pg is not None and (pg[4], pg[5], pg[6], 2 * pg[9]) == (2, 2, 1, spatial[-1])
+    runs = [lambda: getattr(numpool, f"max_pool{nd}d")(x, **kwargs)]
+    if x.dtype.kind == "f":
+        runs.append(lambda: getattr(numpool, f"avg_pool{nd}d")(x, **kwargs))
+    for run in runs:
+        planes, rows = _both_paths(monkeypatch, run)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(planes, rows)
+        assert np.array_equal(np.signbit(planes), np.signbit(rows))
 
 
 def test_plane_geometry_stacks_only_exact_row_tilings():

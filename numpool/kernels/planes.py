@@ -121,6 +121,36 @@ def _taps(ph, acc, pg, M, is_max, init, fresh):
 
 
 @njit(**_opts)
+def _taps_direct(xf, p0, acc, pg, M, is_max, init, fresh):
+    """:func:`_taps` for windows two columns wide at column stride 2 (2x2 stride 2, the most
+    common pooling), reading the plane at ``xf[p0:]`` in place of the phase scratch.  Where
+    the columns tile the rows exactly (``J * 2 == W``, no padding), the scratch is the
+    plane's two column phases, ``ph[q * Hp * J + n] = xf[p0 + 2 * n + q]``; a window row's
+    two taps load both phases of one ``n`` in one iteration, which vectorises (one phase
+    alone, a stride-2 read, would not), so the copy into the scratch is not needed."""
+    kh, dh, J = pg[0], pg[2], pg[9]
+    z = acc.dtype.type(init)
+    for b in range(kh):
+        base = p0 + 2 * b * dh * J
+        if is_max and fresh and b == 0:
+            for m in range(M):
+                v, w = xf[u8(base + 2 * m)], xf[u8(base + 2 * m + 1)]
+                t = v if (v > z or v != v) else z
+                acc[u8(m)] = w if (w > t or w != w) else t
+        elif is_max:
+            for m in range(M):
+                v, w, t = xf[u8(base + 2 * m)], xf[u8(base + 2 * m + 1)], acc[u8(m)]
+                t = v if (v > t or v != v) else t
+                acc[u8(m)] = w if (w > t or w != w) else t
+        elif fresh and b == 0:
+            for m in range(M):
+                acc[u8(m)] = (z + xf[u8(base + 2 * m)]) + xf[u8(base + 2 * m + 1)]
+        else:
+            for m in range(M):
+                acc[u8(m)] = (acc[u8(m)] + xf[u8(base + 2 * m)]) + xf[u8(base + 2 * m + 1)]
+
+
+@njit(**_opts)
 def _plane(xf, H, W, D, OD, OH, OW, task, count, td, dil, pg, ph, acc, init, pad, is_max):
     """Pool ``count`` consecutive (plane, od) tasks from ``task`` into the accumulator (pitch
     ``sh * J``).  ``count > 1`` only where ``pg`` says planes stack (no depth axis): their
@@ -134,10 +164,15 @@ def _plane(xf, H, W, D, OD, OH, OW, task, count, td, dil, pg, ph, acc, init, pad
     if td[1, od] == 0:
         for m in range(M):
             acc[u8(m)] = init
+    direct = (pg[4] == 2 and pg[5] == 2 and pg[6] == 1 and pg[3] == 0 and pg[7] == 0 and 2 * pg[9] == W
+              and pg[8] <= count * H)
     for a in range(td[1, od]):
         idd = td[0, od] + a * dil[0]
-        _fill(xf, (plane * D + idd) * H * W, count * H, W, ph, pg, pad)
-        _taps(ph, acc, pg, M, is_max, init, a == 0)
+        if direct:
+            _taps_direct(xf, (plane * D + idd) * H * W, acc, pg, M, is_max, init, a == 0)
+        else:
+            _fill(xf, (plane * D + idd) * H * W, count * H, W, ph, pg, pad)
+            _taps(ph, acc, pg, M, is_max, init, a == 0)
     return task * OH * OW, P
 
 
