@@ -541,6 +541,29 @@ ONNX_NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"
 ASPECT_POLICIES = ("stretch", "not_larger", "not_smaller")
 
 
+def _periodic_run(idx, w, mid=None):
+    """``(lo, count, period, step)`` of :attr:`AxisTable.periodic` for dense ``(taps, outputs)``
+    tables, the run holding output ``mid`` (the middle one by default)."""
+    out = idx.shape[1]
+    mid = out // 2 if mid is None else mid
+    for period in range(1, 9):
+        if mid + period >= out:
+            break
+        step = int(idx[0, mid + period] - idx[0, mid])
+        if step < 1:
+            continue
+        same = ((idx[:, period:] == idx[:, :-period] + step).all(0) & (w[:, period:] == w[:, :-period]).all(0))
+        if not same[mid]:
+            continue
+        # the longest run of consecutive True in `same`
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], same.astype(np.int8), [0]))))
+        starts, ends = edges[0::2], edges[1::2]
+        best = int(np.argmax(ends - starts))
+        count = (int(ends[best] - starts[best])) // period + 1
+        return np.array([starts[best], count, period, step], dtype=np.int64)
+    return np.zeros(4, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class AxisTable:
     """One axis of a resampling: ``out[o] = sum(weight[k] * in[idx[k]] for k in ptr[o]:ptr[o+1])``,
@@ -587,28 +610,34 @@ class AxisTable:
         inputs on, with the same weights: upsampling by ``period / step`` away from the borders.
         The fused channels-first kernel computes that run phase by phase, from strided slices
         instead of gathering through ``idx``.  ``count`` is 0 where there is no such run."""
-        none = np.zeros(4, dtype=np.int64)
         if self.dense is None:
+            return np.zeros(4, dtype=np.int64)
+        return _periodic_run(*self.dense)
+
+    @functools.cached_property
+    def inner_periodic(self):
+        """``(lo, count, period, step, taps)`` like :attr:`periodic`, for tables whose tap
+        counts vary at the borders (the transposed ones): the run lies within the outputs
+        around the middle that have ``taps`` taps each.  ``count`` is 0 where there is none."""
+        counts = np.diff(self.ptr)
+        none = np.zeros(5, dtype=np.int64)
+        if not len(counts) or self.fill.any():
             return none
-        idx, w = self.dense
-        out = idx.shape[1]
-        mid = out // 2
-        for period in range(1, 9):
-            if mid + period >= out:
-                break
-            step = int(idx[0, mid + period] - idx[0, mid])
-            if step < 1:
-                continue
-            same = ((idx[:, period:] == idx[:, :-period] + step).all(0) & (w[:, period:] == w[:, :-period]).all(0))
-            if not same[mid]:
-                continue
-            # the longest run of consecutive True in `same`
-            edges = np.flatnonzero(np.diff(np.concatenate(([0], same.astype(np.int8), [0]))))
-            starts, ends = edges[0::2], edges[1::2]
-            best = int(np.argmax(ends - starts))
-            count = (int(ends[best] - starts[best])) // period + 1
-            return np.array([starts[best], count, period, step], dtype=np.int64)
-        return none
+        mid = len(counts) // 2
+        taps = int(counts[mid])
+        if taps == 0:
+            return none
+        lo = mid
+        while lo > 0 and counts[lo - 1] == taps:
+            lo -= 1
+        hi = mid + 1
+        while hi < len(counts) and counts[hi] == taps:
+            hi += 1
+        k0, k1 = self.ptr[lo], self.ptr[hi]
+        run = _periodic_run(np.ascontiguousarray(self.idx[k0:k1].reshape(-1, taps).T),
+                            np.ascontiguousarray(self.weight[k0:k1].reshape(-1, taps).T), mid - lo)
+        run[0] += lo
+        return np.append(run, taps)
 
     def transposed(self, size):
         """The adjoint table (input ``size`` cells as outputs); taps of weight 0 are dropped."""

@@ -88,8 +88,15 @@ class _Resample:
             empty = np.diff(table.ptr) == 0
             if not transpose and empty.any():
                 refill.append((p, np.flatnonzero(empty), fill[empty]))
+            run = table.inner_periodic if inner == 1 and not table.gather else None
             if table.gather and not transpose:
                 kernels.gather_axis(src, dst, table.ptr, table.idx, fill)
+            elif run is not None and run[1] > 0:
+                lo, period, taps = run[0], run[2], run[4]
+                first = table.ptr[lo:lo + period][None, :] + np.arange(taps)[:, None]
+                kernels.apply_inner(src.reshape(outer, shape[p]), dst.reshape(outer, count), table.ptr, table.idx,
+                                    table.weight.astype(array.dtype), fill, transpose, run, table.idx[first],
+                                    table.weight[first].astype(array.dtype))
             else:
                 kernels.apply_axis(src, dst, table.ptr, table.idx, table.weight.astype(array.dtype), fill, transpose)
             array = result

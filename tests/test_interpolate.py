@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from numpool import resample
 from numpool.resample import interpolate, interpolate_backward
 
 LAYOUTS = ["channels_first", "channels_last"]
@@ -511,3 +512,54 @@ def test_keep_aspect_ratio_policy_matches_onnx(policy, sizes, ctm, mode):
     y = interpolate(x, size=sizes, mode=mode, keep_aspect_ratio_policy=policy, coordinate_transformation_mode=ctm)
     assert y.shape == want.shape
     np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("nd, mode", [(1, "linear"), (2, "linear"), (3, "linear"), (2, "cubic"), (2, "antialias")])
+@pytest.mark.parametrize("ratio", [(1, 2), (1, 3), (2, 3), (3, 4), (2, 1), (3, 2), (5, 3)])
+@pytest.mark.parametrize("align", [False, True])
+def test_innermost_axis_periodic_runs_equal_the_csr_loop(nd, mode, ratio, align):
+    """The innermost axis of channels-first resampling, forward and backward, runs its
+    periodic middle phase by phase from contiguous slices (``apply_inner``): bitwise the
+    cell-by-cell loop over the CSR table, signed zeros included.  Sizes in a ratio of small
+    numbers, so that the tables have periodic runs."""
+    import numpool._params as params
+
+    in_w, out_w = ratio[0] * 7, ratio[1] * 7
+    dtype = np.float64 if ratio[0] == 3 else np.float32
+    seed = nd * 100 + ratio[0] * 10 + ratio[1]
+    spatial = (3,) * (nd - 1) + (in_w,)
+    out = (4,) * (nd - 1) + (out_w,)
+    names = {1: "linear", 2: "bilinear", 3: "trilinear"}
+    kw = dict(size=out, mode="bicubic" if mode == "cubic" else names[nd], align_corners=align)
+    if mode == "antialias":
+        kw.update(antialias=True, align_corners=False)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3) + spatial).astype(dtype)
+    x.flat[::7] = -0.0
+    x[0, 0] = -0.0  # whole rows of -0.0: forward sums stay -0.0, backward ones become +0.0
+    g = rng.standard_normal((2, 3) + out).astype(dtype)
+    g.flat[::5] = -0.0
+    g[0, 0] = -0.0
+    results = []
+    for periodic in (True, False):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(resample, "_RING_CELLS", 0)  # the separable passes, so W is a pass of its own
+            if not periodic:
+                patch.setattr(params.AxisTable, "inner_periodic", property(lambda self: np.zeros(5, np.int64)))
+            calls = []
+            kernel = resample.kernels.apply_inner
+            patch.setattr(resample.kernels, "apply_inner", lambda *args: calls.append(args) or kernel(*args))
+            results.append((interpolate(x, **kw), interpolate_backward(g, x, **kw)))
+            if not kw["align_corners"]:  # with it, the scale (L - 1) / (O - 1) seldom has a short period
+                assert bool(calls) == periodic
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_transposed_bilinear_x2_table_is_one_periodic_run():
+    import numpool._params as params
+
+    spec = params.resample_spec("interpolate", (128,), None, 2, "linear", dtype=np.float32, align_corners=False)
+    # input iw gathers outputs 2iw - 1 .. 2iw + 2, weights 1/4, 3/4, 3/4, 1/4
+    assert spec.tables[0].transposed(128).inner_periodic.tolist() == [1, 126, 1, 2, 4]
