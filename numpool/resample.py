@@ -88,15 +88,12 @@ class _Resample:
             empty = np.diff(table.ptr) == 0
             if not transpose and empty.any():
                 refill.append((p, np.flatnonzero(empty), fill[empty]))
-            run = table.inner_periodic if inner == 1 and not table.gather else None
             if table.gather and not transpose:
                 kernels.gather_axis(src, dst, table.ptr, table.idx, fill)
-            elif run is not None and run[1] > 0:
-                lo, period, taps = run[0], run[2], run[4]
-                first = table.ptr[lo:lo + period][None, :] + np.arange(taps)[:, None]
+            elif inner == 1 and table.inner_periodic[1] > 0:
                 kernels.apply_inner(src.reshape(outer, shape[p]), dst.reshape(outer, count), table.ptr, table.idx,
-                                    table.weight.astype(array.dtype), fill, transpose, run, table.idx[first],
-                                    table.weight[first].astype(array.dtype))
+                                    table.weight.astype(array.dtype), fill, transpose,
+                                    *_periodic_taps(table, array.dtype))
             else:
                 kernels.apply_axis(src, dst, table.ptr, table.idx, table.weight.astype(array.dtype), fill, transpose)
             array = result
@@ -135,6 +132,29 @@ class _Resample:
                                  *hargs)
         return out
 
+    def fused_hw_backward(self, g):
+        """The gradient of a channels-first linear or cubic resampling whose last two axes
+        both change, for the contiguous float 5-D kernel ``g``: the other axes' transposed
+        passes, then H and W in one pass (``kernels.linear_hw_backward_cf``), bitwise the
+        separable passes.  None where that does not hold."""
+        nd, tables = self.nd, self.spec.tables
+        if nd < 2 or self.spec.mode in ("nearest", "area") or self.view.memory != "cf":
+            return None
+        if tables[nd - 2].identity or tables[nd - 1].identity:
+            return None
+        g = self.run(g, [a for a in self.order[::-1] if a < nd - 2], transpose=True)
+        (h_in, w_in), dtype = self.spec.in_spatial[-2:], g.dtype
+        th, tw = tables[nd - 2].transposed(h_in), tables[nd - 1].transposed(w_in)
+        if not len(tw.idx):
+            return None
+        shape = g.shape
+        outer = shape[0] * shape[1] * shape[2]
+        gx = np.empty(shape[:3] + (h_in, w_in), dtype=dtype)
+        kernels.linear_hw_backward_cf(g.reshape(outer, shape[3], shape[4]), gx.reshape(outer, h_in, w_in), th.ptr,
+                                      th.idx, th.weight.astype(dtype), tw.ptr, tw.idx, tw.weight.astype(dtype),
+                                      *_periodic_taps(tw, dtype), _rows_per_task(outer, h_in))
+        return gx
+
     def single_taps(self):
         """Per lifted axis, each output's one source index, when every axis is a pure gather
         (nearest without extrapolation); else None."""
@@ -160,6 +180,16 @@ class _Resample:
         if self.x.dtype == np.bool_:
             return user.view(np.bool_)
         return user.astype(self.x.dtype, order="K")
+
+
+def _periodic_taps(table, dtype):
+    """``(run, base, weights)`` for the kernels' periodic runs (``kernels.apply_inner``):
+    :attr:`AxisTable.inner_periodic` and the first period's taps, ``(taps, period)`` each
+    (placeholders where the table has no run)."""
+    run = table.inner_periodic
+    lo, period, taps = run[0], max(run[2], 1), max(run[4], 1)
+    first = np.minimum(table.ptr[lo:lo + period][None, :] + np.arange(taps)[:, None], len(table.idx) - 1)
+    return run, table.idx[first], table.weight[first].astype(dtype)
 
 
 def _rows_per_task(planes, out_h):
@@ -327,7 +357,9 @@ def interpolate_backward(grad_output, x, size=None, scale_factor=None, mode="nea
         else:
             kernels.nearest_backward_cl(gk, gxk, *inv)
         return call.finish(gxk)
-    gx = call.run(gk, call.order[::-1], transpose=True)
+    gx = call.fused_hw_backward(gk) if gk.dtype.kind == "f" else None
+    if gx is None:
+        gx = call.run(gk, call.order[::-1], transpose=True)
     if gx is gk and np.shares_memory(gx, g):
         gx = gx.copy()
     return call.finish(gx)

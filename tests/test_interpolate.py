@@ -333,7 +333,8 @@ def test_gradients_by_finite_differences():
        mode=st.sampled_from(["linear", "cubic", "antialias"]), align=st.booleans(), layout=st.sampled_from(LAYOUTS),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
 def test_fused_2d_kernel_equals_separable_passes(nd, batch, sizes, mode, align, layout, dtype, seed):
-    """The one-pass H-and-W kernels (ring of W-resampled rows, periodic phases) give the
+    """The one-pass H-and-W kernels, forward (ring of W-resampled rows, periodic phases) and
+    backward (channels-first: H sum, then W, per input row), give the
     separable per-axis passes' bits; a zero scratch limit forces the separable passes."""
     import numpool.resample as resample
     assume(nd == 2 or mode == "linear")  # PyTorch's cubic and antialiased modes are 2-D
@@ -345,12 +346,17 @@ def test_fused_2d_kernel_equals_separable_passes(nd, batch, sizes, mode, align, 
               align_corners=align, layout=layout)
     if mode == "antialias":
         kw.update(mode="bilinear", antialias=True, size=out[:nd - 2] + tuple(max(1, L // 3) for L in spatial[-2:]))
-    fused = interpolate(x, **kw)
+    g = rng.standard_normal(interpolate(x, **kw).shape).astype(dtype)
+    g[(0,) * g.ndim] = -0.0
+    g[0, ..., -1] = -0.0  # a column of -0.0: its gradient sums are +0.0
+    fused = interpolate(x, **kw), interpolate_backward(g, x, **kw)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(resample, "_RING_CELLS", 0)
-        separable = interpolate(x, **kw)
-    np.testing.assert_array_equal(fused, separable)
-    assert np.array_equal(np.signbit(fused), np.signbit(separable))
+        patch.setattr(resample._Resample, "fused_hw_backward", lambda self, g: None)
+        separable = interpolate(x, **kw), interpolate_backward(g, x, **kw)
+    for got, want in zip(fused, separable):
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -69,6 +69,57 @@ def apply_axis(x, out, ptr, idx, w, fill, from_zero):
                 dst[b] += wk * src[b]
 
 
+@njit(inline="always")
+def _inner_row(src, dst, ptr, idx, w, fill, from_zero, run, base, wt, ph, acc):
+    """One row of :func:`apply_inner`: ``dst[o] = sum_k w[k] * src[idx[k]]`` over ``o``'s taps,
+    the periodic run ``run`` from the phases of ``src`` (scratch ``ph`` (step, ceil(L / step))
+    and ``acc`` (count)), the other outputs through the CSR table."""
+    L, O = src.size, dst.size
+    lo, count, period, step, K = run[0], run[1], run[2], run[3], run[4]
+    hi = lo + period * count
+    zero = dst.dtype.type(0)
+    for b in range(2):  # the outputs before the run, then those after it
+        for o in range(0 if b == 0 else hi, lo if b == 0 else O):
+            k0, k1 = ptr[o], ptr[o + 1]
+            if k1 == k0:
+                dst[o] = fill[o]
+                continue
+            v = w[k0] * src[idx[k0]]
+            if from_zero:
+                v = zero + v
+            for k in range(k0 + 1, k1):
+                v += w[k] * src[idx[k]]
+            dst[o] = v
+    if count == 0:
+        return
+    if step > 1:
+        phases(src, 0, L, ph.reshape(-1), step, ph.shape[1])
+    for p in range(period):
+        for j in range(K):
+            first = base[j, p]
+            if step > 1:
+                part = ph[first % step, first // step:first // step + count]
+            else:
+                part = src[first:first + count]
+            wj = wt[j, p]
+            if j == 0 and from_zero:
+                for i in range(count):
+                    acc[i] = zero + wj * part[i]
+            elif j == 0:
+                for i in range(count):
+                    acc[i] = wj * part[i]
+            else:
+                for i in range(count):
+                    acc[i] += wj * part[i]
+        if period == 1:  # a contiguous store (the transposed x2 tables), which vectorises
+            out = dst[lo:lo + count]
+            for i in range(count):
+                out[i] = acc[i]
+        else:
+            for i in range(count):
+                dst[lo + p + period * i] = acc[i]
+
+
 @njit(**_opts)
 def apply_inner(x, out, ptr, idx, w, fill, from_zero, run, base, wt):
     """:func:`apply_axis` along the innermost axis, x (A, L), out (A, O), where the table has
@@ -80,49 +131,48 @@ def apply_inner(x, out, ptr, idx, w, fill, from_zero, run, base, wt):
     the borders run through the CSR table.  Sums as in :func:`apply_axis`: the same taps in
     the same order, so the result is bitwise that of its innermost-axis loop."""
     A, L = x.shape
-    O = out.shape[1]
-    lo, count, period, step, K = run[0], run[1], run[2], run[3], run[4]
-    hi = lo + period * count
-    n_ph = (L + step - 1) // step
-    zero = out.dtype.type(0)
-    xf = x.reshape(-1)
+    step = max(run[3], 1)
     for a in prange(A):
-        dst = out[a]
-        for o in range(O):
-            if lo <= o < hi:
-                continue
-            k0, k1 = ptr[o], ptr[o + 1]
+        ph = np.empty((step, (L + step - 1) // step), dtype=x.dtype)
+        acc = np.empty(max(run[1], 1), dtype=out.dtype)
+        _inner_row(x[a], out[a], ptr, idx, w, fill, from_zero, run, base, wt, ph, acc)
+
+
+@njit(**_opts)
+def linear_hw_backward_cf(g, gx, hptr, hidx, hw, wptr, widx, ww, run, base, wt, rows):
+    """The gradient of the two innermost axes of channels-first resampling in one pass:
+    ``gx[a, ih] = W^T(sum_k hw[k] * g[a, hidx[k]])`` with the transposed tables (H: CSR
+    ``hptr, hidx, hw``; W: CSR ``wptr, widx, ww`` with its periodic run as in
+    :func:`apply_inner`).  Each input row's H sum is one scratch row, resampled along W at
+    once: the separable passes wrote it to an intermediate array and read it back.  Both
+    sums add to 0 in the separable passes' order, so the result is theirs bit for bit.
+    g (A, OH, OW), gx (A, H, W); a task is a block of ``rows`` input rows of one plane."""
+    A, OW = g.shape[0], g.shape[2]
+    H, W = gx.shape[1], gx.shape[2]
+    step = max(run[3], 1)
+    zero = gx.dtype.type(0)
+    nblk = (H + rows - 1) // rows
+    for t in prange(A * nblk):
+        a = t // nblk
+        blk = t - a * nblk
+        row = np.empty(OW, dtype=gx.dtype)
+        ph = np.empty((step, (OW + step - 1) // step), dtype=gx.dtype)
+        acc = np.empty(max(run[1], 1), dtype=gx.dtype)
+        nofill = np.zeros(W, dtype=gx.dtype)
+        for ih in range(blk * rows, min(H, (blk + 1) * rows)):
+            k0, k1 = hptr[ih], hptr[ih + 1]
             if k1 == k0:
-                dst[o] = fill[o]
-                continue
-            acc = w[k0] * x[a, idx[k0]]
-            if from_zero:
-                acc = zero + acc
-            for k in range(k0 + 1, k1):
-                acc += w[k] * x[a, idx[k]]
-            dst[o] = acc
-        if step == 1:
-            ph = x[a:a + 1]
-        else:
-            ph = np.empty((step, n_ph), dtype=x.dtype)
-            phases(xf, a * L, L, ph.reshape(-1), step, n_ph)
-        acc = np.empty(count, dtype=out.dtype)
-        for p in range(period):
-            for j in range(K):
-                first = base[j, p]
-                src = ph[first % step, first // step:first // step + count]
-                wj = wt[j, p]
-                if j == 0 and from_zero:
-                    for i in range(count):
-                        acc[i] = zero + wj * src[i]
-                elif j == 0:
-                    for i in range(count):
-                        acc[i] = wj * src[i]
-                else:
-                    for i in range(count):
-                        acc[i] += wj * src[i]
-            for i in range(count):
-                dst[lo + p + period * i] = acc[i]
+                for i in range(OW):
+                    row[i] = zero
+            else:
+                src, wk = g[a, hidx[k0]], hw[k0]
+                for i in range(OW):
+                    row[i] = zero + wk * src[i]
+                for k in range(k0 + 1, k1):
+                    src, wk = g[a, hidx[k]], hw[k]
+                    for i in range(OW):
+                        row[i] += wk * src[i]
+            _inner_row(row, gx[a, ih], wptr, widx, ww, nofill, True, run, base, wt, ph, acc)
 
 
 @njit(**_opts)
