@@ -282,7 +282,7 @@ def linear_hw_cf(x, out, hptr, hidx, hw, widx, ww, span, rows, periodic):
         blk = t - a * nblk
         ring = np.empty((span, OW), dtype=out.dtype)
         tag = np.full(span, -1, dtype=np.int64)
-        acc = np.empty(max(count, 1), dtype=out.dtype)  # one phase's outputs, summed contiguously
+        acc = np.empty((max(period, 1), max(count, 1)), dtype=out.dtype)  # per phase, summed contiguously
         for oh in range(blk * rows, min(OH, (blk + 1) * rows)):
             for k in range(hptr[oh], hptr[oh + 1]):
                 r = hidx[k]
@@ -296,12 +296,19 @@ def linear_hw_cf(x, out, hptr, hidx, hw, widx, ww, span, rows, periodic):
                     for j in range(widx.shape[0]):
                         first = widx[j, lo + p]
                         if step == 1:  # a C-contiguous slice: vector loads
-                            _axpy(acc, src[first:first + count], ww[j, lo + p], j == 0)
+                            _axpy(acc[p], src[first:first + count], ww[j, lo + p], j == 0)
                         else:
-                            _axpy(acc, src[first:first + step * (count - 1) + 1:step], ww[j, lo + p], j == 0)
-                    dst = row[lo + p:hi:period]
+                            _axpy(acc[p], src[first:first + step * (count - 1) + 1:step], ww[j, lo + p], j == 0)
+                if period == 2 and count:  # both phases stored in one loop: an interleaved vector store
+                    dst = row[lo:hi]
                     for i in range(count):
-                        dst[i] = acc[i]
+                        dst[2 * i] = acc[0, i]
+                        dst[2 * i + 1] = acc[1, i]
+                else:
+                    for p in range(period if count else 0):
+                        dst = row[lo + p:hi:period]
+                        for i in range(count):
+                            dst[i] = acc[p, i]
             _combine(out[a, oh], ring, span, hptr, hidx, hw, oh)
 
 
