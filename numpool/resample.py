@@ -129,7 +129,7 @@ class _Resample:
         else:
             out = np.empty(shape[:2] + (out_h, out_w, shape[4]), dtype=dtype)
             kernels.linear_hw_cl(array.reshape(outer, *shape[2:]), out.reshape(outer, out_h, out_w, shape[4]),
-                                 *hargs)
+                                 *hargs, tw.periodic)
         return out
 
     def fused_hw_backward(self, g):
