@@ -95,14 +95,14 @@ from numpool import _params  # noqa: E402
 
 def _both_paths(monkeypatch, run):
     """``run()`` through the whole-plane kernels and through the row kernels (the cached
-    call plans, which hold the plane geometry, are dropped before each)."""
+    call plans and runners, which hold the plane geometry, are dropped before each)."""
     monkeypatch.setattr(_params, "PLANE_MAX_WIDTH", 10**9)
-    numpool.functional._PLANS.clear()
+    numpool.functional._forget_plans()
     planes = run()
     monkeypatch.setattr(_params, "PLANE_MAX_WIDTH", 0)
-    numpool.functional._PLANS.clear()
+    numpool.functional._forget_plans()
     rows = run()
-    numpool.functional._PLANS.clear()
+    numpool.functional._forget_plans()
     return planes, rows
 
 
@@ -312,17 +312,17 @@ def test_average_rounds_in_float32_at_each_step(layout):
 
 
 def test_call_plans_are_reused_but_never_skip_a_check():
-    """A repeated call reuses its cached plan; the same shape with arguments that are equal
-    but of another type (7.0, True), or in another memory order, still gets its own checks
-    and kernel."""
+    """A repeated call reuses its cached plan and runner, on new data; the same shape with
+    arguments that are equal but of another type (7.0, True, 1 for a bool), or in another
+    memory order, still gets its own checks and kernel."""
     from numpool import functional
 
-    functional._PLANS.clear()
+    functional._forget_plans()
     x = np.arange(2 * 3 * 14 * 14, dtype=np.float32).reshape(2, 3, 14, 14)
     first = numpool.adaptive_avg_pool2d(x, 7)
-    assert len(functional._PLANS) == 1
-    np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x, 7), first)
-    assert len(functional._PLANS) == 1
+    assert len(functional._PLANS) == 1 and len(functional._RUNNERS) == 1
+    np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x + 1, 7), first + 1)
+    assert len(functional._PLANS) == 1 and len(functional._RUNNERS) == 1
     with pytest.raises(numpool.ParameterError, match=r"output_size=7\.0"):
         numpool.adaptive_avg_pool2d(x, 7.0)
     with pytest.raises(numpool.ParameterError, match="kernel_size"):
@@ -330,23 +330,49 @@ def test_call_plans_are_reused_but_never_skip_a_check():
     numpool.max_pool2d(x, 1)
     with pytest.raises(numpool.ParameterError, match="kernel_size"):
         numpool.max_pool2d(x, True)
+    numpool.global_avg_pool(x, keepdims=True)
+    with pytest.raises(numpool.ParameterError, match="keepdims"):
+        numpool.global_avg_pool(x, keepdims=1)
+    numpool.max_pool2d(x, 2, return_indices=False)
+    out, idx = numpool.max_pool2d(x, 2, return_indices=True)  # not the values-only runner
+    assert idx.dtype == np.int64
+    with pytest.raises(numpool.DTypeError):  # another dtype, another key: checked again
+        numpool.adaptive_avg_pool2d(x.astype(np.int32), 7)
     # the same shape in channels-last memory runs the other kernel, and a strided view is read right
     xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(xl, 7), first)
     xs = np.repeat(x, 2, axis=-1)[..., ::2]
     np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(xs, 7), first)
-    # unhashable arguments plan afresh
+    # unhashable arguments plan afresh, and a list input is never a runner's key
     np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x, [7, 7]), first)
     np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x, np.array([7, 7])), first)
+    np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x.tolist(), 7), first)
+
+
+def test_runners_follow_the_thread_count():
+    """A stored runner sizes its parallel tasks at each call, so that changing the number
+    of threads between calls keeps working (and the result does not depend on it)."""
+    import numba
+
+    x = np.random.default_rng(0).standard_normal((4, 37, 14, 14)).astype(np.float32)
+    want = numpool.adaptive_avg_pool2d(x, 7)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x, 7), want)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(numpool.adaptive_avg_pool2d(x, 7), want)
 
 
 def test_call_plan_cache_is_bounded():
     from numpool import functional
 
-    functional._PLANS.clear()
+    functional._forget_plans()
     x = np.zeros((1, 1, 100), np.float32)
     for k in range(1, 100):  # about 300 plans
         numpool.max_pool1d(x, k)
         numpool.avg_pool1d(x, k, stride=1)
         numpool.max_pool1d(x[..., :k + 1], 1)
     assert 0 < len(functional._PLANS) <= functional._PLAN_LIMIT
+    assert 0 < len(functional._RUNNERS) <= functional._PLAN_LIMIT
