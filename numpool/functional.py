@@ -3,6 +3,10 @@
 Each function is thin: ``numpool._params`` normalises the parameters, ``numpool._layout``
 maps the array onto a kernel's 5-D view without copying, and a kernel from
 ``numpool.kernels`` does the loops.  Every rule is written out in ``docs/semantics.md``.
+
+What the checks and planning compute depends only on the op, the input's shape, strides
+and dtype, and the other arguments, so it is cached under those (``_PLANS``), and a forward
+call stores a runner that repeats just the allocation and the kernel (``_RUNNERS``).
 """
 
 from __future__ import annotations
