@@ -444,7 +444,8 @@ def plane_geometry(spec):
         dilation, pads = (1, 1, 1), ((0, 0),) * 3
     else:
         sizes, kernel, stride, dilation, pads, outs = spec.lifted()
-    if sizes[2] > PLANE_MAX_WIDTH:  # read when a plan is made: tests that move it drop the cached plans (functional._forget_plans)
+    # read when a plan is made: tests that move it drop the cached plans (functional._forget_plans)
+    if sizes[2] > PLANE_MAX_WIDTH:
         return None
     (_, kh, kw), (_, sh, sw), (_, dh, dw) = kernel, stride, dilation
     hp = (outs[1] - 1) * sh + (kh - 1) * dh + 1
