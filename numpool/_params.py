@@ -641,7 +641,18 @@ class AxisTable:
         return np.append(run, taps)
 
     def transposed(self, size):
-        """The adjoint table (input ``size`` cells as outputs); taps of weight 0 are dropped."""
+        """The adjoint table (input ``size`` cells as outputs); taps of weight 0 are dropped.
+        Kept on the table (the axis tables are themselves cached), so a repeated backward
+        call reuses it and its :attr:`inner_periodic` run."""
+        if size not in self._transposes:
+            self._transposes[size] = self._transpose(size)
+        return self._transposes[size]
+
+    @functools.cached_property
+    def _transposes(self):
+        return {}
+
+    def _transpose(self, size):
         rows = np.repeat(np.arange(len(self.ptr) - 1, dtype=np.int64), np.diff(self.ptr))
         keep = self.weight != 0
         rows, cols, w = rows[keep], self.idx[keep], self.weight[keep]
