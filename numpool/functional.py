@@ -145,6 +145,12 @@ def _runner_key(op, x, args):
         return None
 
 
+def _stored_runner(op, x, args):
+    """``(key, runner)``: this call's :func:`_runner_key` and the runner stored under it, or None."""
+    key = _runner_key(op, x, args)
+    return key, _RUNNERS.get(key)
+
+
 def _keep_runner(key, runner):
     """Store ``runner`` under ``key`` (unless None) and return it."""
     if key is not None:
@@ -241,7 +247,7 @@ def _plane_tasks(xk, pg):
     return max(1, min(groups, 4 * threads)), stack
 
 
-def _finish(call, out_user, dtype):
+def _finish(out_user, dtype):
     """Cast a kernel result back to ``dtype`` (float16 outputs, bool views)."""
     if out_user.dtype == dtype:
         return out_user
@@ -266,7 +272,7 @@ def _run_max(call, want_indices, nan_wins=True):
         maxpool.argmax_cf(xk, outk, idxk, call.td, call.th, call.tw, call.dil, call.wgeom, low, nan_wins)
     else:
         maxpool.argmax_cl(xk, outk, idxk, call.td, call.th, call.tw, call.dil, low, nan_wins)
-    return _finish(call, out, call.x.dtype), idx
+    return _finish(out, call.x.dtype), idx
 
 
 def _max_runner(call):
@@ -286,7 +292,7 @@ def _max_runner(call):
             maxpool.max_cf(xk, outk, td, th, tw, dil, wgeom, low)
         else:
             maxpool.max_cl(xk, outk, td, th, tw, dil, low)
-        return _finish(None, out, dtype)
+        return _finish(out, dtype)
 
     return run
 
@@ -310,7 +316,7 @@ def _run_max_backward(call, grad_output, indices):
         else:
             c = gxk.shape[4]
             maxpool.scatter_add_cl(g.reshape(n, -1, c), idx.reshape(n, -1, c), gx_flat, channel_block(n, c))
-        return _finish(call, gx, call.x.dtype)
+        return _finish(gx, call.x.dtype)
     xk = call.kernel_input()
     low = lowest(xk.dtype)
     if call.cf:
@@ -318,13 +324,12 @@ def _run_max_backward(call, grad_output, indices):
     else:
         maxpool.max_backward_cl(xk, g, gx_flat, call.td, call.th, call.tw, call.dil, low,
                                 channel_block(n, gxk.shape[4]))
-    return _finish(call, gx, call.x.dtype)
+    return _finish(gx, call.x.dtype)
 
 
 def _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout):
     op = f"max_pool{nd}d"
-    key = _runner_key(op, x, (kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout))
-    run = _RUNNERS.get(key)
+    key, run = _stored_runner(op, x, (kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout))
     if run is not None:
         return run(x)
     call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "biuf")
@@ -442,7 +447,7 @@ def _avg_runner(call, include, override, chain=False):
             avgpool.avg_cf(xk, outk, td, th, tw, dil, wgeom, fd, fh, fw, over, mode)
         else:
             avgpool.avg_cl(xk, outk, td, th, tw, dil, fd, fh, fw, over, mode)
-        return _finish(None, out, dtype)
+        return _finish(out, dtype)
 
     return run
 
@@ -457,15 +462,14 @@ def _run_avg_backward(call, grad_output, include, override, chain=False):
     else:
         avgpool.avg_backward_cl(g, gxk, call.td, call.th, call.tw, call.dil, fd, fh, fw, over, mode,
                                 channel_block(gxk.shape[0], gxk.shape[4]))
-    return _finish(call, gx, call.x.dtype)
+    return _finish(gx, call.x.dtype)
 
 
 def _avg_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad, divisor_override,
                  layout):
     op = f"avg_pool{nd}d"
-    key = _runner_key(op, x, (kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
-                              divisor_override, layout))
-    run = _RUNNERS.get(key)
+    key, run = _stored_runner(op, x, (kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
+                                      divisor_override, layout))
     if run is not None:
         return run(x)
     call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
@@ -906,8 +910,7 @@ _ADAPTIVE_EXAMPLES = {
 def _make_adaptive_max(nd):
     def forward(x, output_size, return_indices=False, layout="channels_first"):
         op = f"adaptive_max_pool{nd}d"
-        key = _runner_key(op, x, (output_size, return_indices, layout))
-        run = _RUNNERS.get(key)
+        key, run = _stored_runner(op, x, (output_size, return_indices, layout))
         if run is not None:
             return run(x)
         call = _adaptive_call(op, nd, x, output_size, layout, "biuf")
@@ -938,8 +941,7 @@ def _make_adaptive_max(nd):
 def _make_adaptive_avg(nd):
     def forward(x, output_size, layout="channels_first"):
         op = f"adaptive_avg_pool{nd}d"
-        key = _runner_key(op, x, (output_size, layout))
-        run = _RUNNERS.get(key)
+        key, run = _stored_runner(op, x, (output_size, layout))
         if run is not None:
             return run(x)
         call = _adaptive_call(op, nd, x, output_size, layout, "f")
@@ -977,11 +979,10 @@ def _global_rank(x, op):
     return ndim - 2
 
 
-def _drop_spatial(out, nd, layout, keepdims):
-    if keepdims:
-        return out
-    axes = tuple(range(1, 1 + nd)) if layout == "channels_last" else tuple(range(2, 2 + nd))
-    return out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in axes))
+def _dropped_shape(shape, nd, layout):
+    """A global pool's output ``shape`` without its ``nd`` size-1 spatial dims."""
+    axes = range(1, 1 + nd) if layout == "channels_last" else range(2, 2 + nd)
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
 def _keep_spatial(grad_output, x, nd, layout, keepdims, op):
@@ -1009,8 +1010,7 @@ def global_max_pool(x, keepdims=False, layout="channels_first"):
            [11., 15.]])
     """
     op = "global_max_pool"
-    key = _runner_key(op, x, (keepdims, layout))
-    run = _RUNNERS.get(key)
+    key, run = _stored_runner(op, x, (keepdims, layout))
     if run is not None:
         return run(x)
     x = as_array(x, op, kinds="biuf")
@@ -1025,7 +1025,7 @@ def _global_runner(inner, call, keep):
     """``inner``'s result with the size-1 spatial dims dropped unless ``keep``."""
     if keep:
         return inner
-    shape = _drop_spatial(np.empty(call.out_shape, dtype=np.bool_), call.view.nd, call.layout, False).shape
+    shape = _dropped_shape(call.out_shape, call.view.nd, call.layout)
     return lambda x: inner(x).reshape(shape)
 
 
@@ -1059,8 +1059,7 @@ def global_avg_pool(x, keepdims=False, layout="channels_first"):
             [13.5]]])
     """
     op = "global_avg_pool"
-    key = _runner_key(op, x, (keepdims, layout))
-    run = _RUNNERS.get(key)
+    key, run = _stored_runner(op, x, (keepdims, layout))
     if run is not None:
         return run(x)
     x = as_array(x, op, kinds="f")
@@ -1082,7 +1081,7 @@ def _plane_mean_runner(call):
         xk = plan.kernel_input(x)
         out, outk = plan.empty(xk.dtype)
         avgpool.plane_mean(xk.reshape(planes_shape), outk.reshape(-1), zero)
-        return _finish(None, out, dtype)
+        return _finish(out, dtype)
 
     return run
 
@@ -1152,7 +1151,7 @@ def _fractional_forward(nd, x, kernel_size, output_size, output_ratio, return_in
     out, outk = call.empty(xk.dtype)
     idx, idxk = call.empty(np.int64)
     maxpool.fractional_cf(xk, outk, idxk, td, th, tw, lowest(xk.dtype))
-    out = _finish(call, out, call.x.dtype)
+    out = _finish(out, call.x.dtype)
     return (out, idx) if want else out
 
 
