@@ -542,11 +542,10 @@ ONNX_NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"
 ASPECT_POLICIES = ("stretch", "not_larger", "not_smaller")
 
 
-def _periodic_run(idx, w, mid=None):
-    """``(lo, count, period, step)`` of :attr:`AxisTable.periodic` for dense ``(taps, outputs)``
-    tables, the run holding output ``mid`` (the middle one by default)."""
+def _periodic_run(idx, w, mid):
+    """``(lo, count, period, step)`` of :attr:`AxisTable.inner_periodic` for dense ``(taps,
+    outputs)`` tables, the run holding output ``mid``."""
     out = idx.shape[1]
-    mid = out // 2 if mid is None else mid
     for period in range(1, 9):
         if mid + period >= out:
             break
@@ -613,7 +612,7 @@ class AxisTable:
         instead of gathering through ``idx``.  ``count`` is 0 where there is no such run."""
         if self.dense is None:
             return np.zeros(4, dtype=np.int64)
-        return _periodic_run(*self.dense)
+        return self.inner_periodic[:4]  # every output has the same taps: one run may span them all
 
     @functools.cached_property
     def inner_periodic(self):

@@ -102,17 +102,24 @@ class _Resample:
             array[index] = values_.reshape((-1,) + (1,) * (array.ndim - p - 1))
         return array
 
+    def _changing_hw(self):
+        """``(H table, W table)`` of a linear or cubic resize that changes both of the last two
+        axes, which the fused kernels run in one pass; else None."""
+        nd, tables = self.nd, self.spec.tables
+        if nd < 2 or self.spec.mode in ("nearest", "area"):
+            return None
+        th, tw = tables[nd - 2], tables[nd - 1]
+        return None if th.identity or tw.identity else (th, tw)
+
     def fused_hw(self, array):
         """Resample the last two spatial axes of the contiguous float 5-D kernel ``array`` in
         one pass (``kernels.linear_hw_cf`` / ``_cl``): both axes change, and both tables have a
         fixed number of taps and no fill.  None where that does not hold, or where the task's
         ring of W-resampled rows would not fit in a few hundred KB (wide antialiasing)."""
-        nd, tables = self.nd, self.spec.tables
-        if nd < 2 or self.spec.mode in ("nearest", "area"):
+        hw = self._changing_hw()
+        if hw is None or hw[0].dense is None or hw[1].dense is None:
             return None
-        th, tw = tables[nd - 2], tables[nd - 1]
-        if th.identity or tw.identity or th.dense is None or tw.dense is None:
-            return None
+        th, tw = hw
         cf = self.view.memory == "cf"
         out_h, out_w = self.spec.out_spatial[-2:]
         shape = array.shape
@@ -137,14 +144,12 @@ class _Resample:
         both change, for the contiguous float 5-D kernel ``g``: the other axes' transposed
         passes, then H and W in one pass (``kernels.linear_hw_backward_cf``), bitwise the
         separable passes.  None where that does not hold."""
-        nd, tables = self.nd, self.spec.tables
-        if nd < 2 or self.spec.mode in ("nearest", "area") or self.view.memory != "cf":
+        hw = self._changing_hw()
+        if hw is None or self.view.memory != "cf":
             return None
-        if tables[nd - 2].identity or tables[nd - 1].identity:
-            return None
-        g = self.run(g, [a for a in self.order[::-1] if a < nd - 2], transpose=True)
+        g = self.run(g, [a for a in self.order[::-1] if a < self.nd - 2], transpose=True)
         (h_in, w_in), dtype = self.spec.in_spatial[-2:], g.dtype
-        th, tw = tables[nd - 2].transposed(h_in), tables[nd - 1].transposed(w_in)
+        th, tw = hw[0].transposed(h_in), hw[1].transposed(w_in)
         if not len(tw.idx):
             return None
         shape = g.shape

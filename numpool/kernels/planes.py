@@ -72,7 +72,7 @@ def _fill(xf, p0, H, W, ph, pg, pad):
 @njit(**_opts)
 def _tap_offset(k, pg):
     """Offset in the phase scratch of the window's ``k``-th tap (row-major)."""
-    sh, dh, kw, sw, dw, Hp, J = pg[1], pg[2], pg[4], pg[5], pg[6], pg[8], pg[9]
+    dh, kw, sw, dw, Hp, J = pg[2], pg[4], pg[5], pg[6], pg[8], pg[9]
     q = (k % kw) * dw
     return ((q % sw) * Hp + (k // kw) * dh) * J + q // sw
 
