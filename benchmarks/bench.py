@@ -22,6 +22,10 @@ measured right after each row's timings (the machine is shared: a single copy at
 read 40 GB/s in some runs and 72 in others, and single copies beside rows ranged from 41 to
 88 GB/s within one run).  ``numpool/floor`` is how many times slower than that floor numpool is.
 
+A third call takes turns with the two: a plain Numba copy that reads the same number of
+input bytes and writes the result's bytes into a new array (``fresh_copy``), the least a
+function returning new memory can cost on this machine, page faults included.
+
 Each case is checked against PyTorch once before it is timed, so no row reports the speed
 of a wrong answer.  Add an operator by adding an ``Op`` to ``OPS`` and a ``Case`` to
 ``CASES``.
@@ -270,6 +274,52 @@ def _parallel_copy(dst, src):
         dst[i] = src[i]
 
 
+@numba.njit(parallel=True, cache=False)
+def _move_bytes(src, dst, chunk):
+    """Read every cell of ``src`` once and write every cell of ``dst`` once (flat uint32),
+    in sequential, vectorised loops on all threads: ``src`` is cut into pieces of about
+    ``chunk`` cells (at least 64 pieces), ``dst`` into as many segments, and each segment
+    is its piece repeated while the piece is in cache (a piece under 1024 cells is first
+    repeated into a scratch run); what of a piece its segment leaves out is summed instead."""
+    n_in, n_out = src.size, dst.size
+    pieces = min(n_in, max(64, (n_in + chunk - 1) // chunk))
+    sums = np.zeros(pieces, dtype=np.uint32)
+    for c in numba.prange(pieces):
+        piece = src[c * n_in // pieces:(c + 1) * n_in // pieces]
+        segment = dst[c * n_out // pieces:(c + 1) * n_out // pieces]
+        source = piece
+        if piece.size < min(1024, segment.size):  # a very short piece: repeat it into a longer run first
+            source = np.empty(min(1024, segment.size), dtype=src.dtype)
+            for k in range(source.size):
+                source[k] = piece[k % piece.size]
+        done = 0
+        while done < segment.size:
+            run = min(source.size, segment.size - done)
+            d = segment[done:done + run]
+            for k in range(run):
+                d[k] = source[k]
+            done += run
+        sums[c] = piece[min(piece.size, segment.size):].sum()
+    return sums
+
+
+def fresh_copy(read_bytes, write_bytes):
+    """A call that reads ``read_bytes`` and returns ``write_bytes`` of new memory with nothing
+    else to do (:func:`_move_bytes` into ``np.empty``, allocated as numpool's calls allocate):
+    about the least a function returning a new array costs here, fresh pages included."""
+    src = np.ones(max(read_bytes // 4, 1), dtype=np.uint32)
+    n_out = max(write_bytes // 4, 1)
+    chunk = 1 << 16
+
+    def run():
+        dst = np.empty(n_out, dtype=np.uint32)
+        _move_bytes(src, dst, chunk)
+        return dst
+
+    run()  # compile outside the timing
+    return run
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -326,6 +376,7 @@ class Prepared:
     run_numpool: Callable
     run_torch: Callable
     floor_bytes: int
+    out_bytes: int  # of floor_bytes, those the call writes to its new result
 
 
 def prepare(case, layout, rng):
@@ -357,6 +408,7 @@ def prepare(case, layout, rng):
             run_numpool=lambda: np_forward(x, *np_args, layout=layout, **kw),
             run_torch=lambda: t_forward(xt, *t_args, **t_kw),
             floor_bytes=x.nbytes + sum(a.nbytes for a in np_args if isinstance(a, np.ndarray)) + out.nbytes,
+            out_bytes=out.nbytes,
         )
 
     np_backward = getattr(numpool, op.numpool.format(nd=case.nd) + "_backward")
@@ -377,6 +429,7 @@ def prepare(case, layout, rng):
         run_numpool=lambda: np_backward(g, x, layout=layout, **kw, **extra),
         run_torch=lambda: op.torch_backward(gt, xt, ref_idx, case),
         floor_bytes=read + gx.nbytes,
+        out_bytes=gx.nbytes,
     )
 
 
@@ -389,22 +442,21 @@ def _check(case, layout, ours, ref):
         np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6, err_msg=f"{case.label} {layout}")
 
 
-def time_pair(run_numpool, run_torch, warmup, repeats, pause=0.01):
-    """(min, median) seconds of each call, alternating the two and swapping the order each
-    repeat.  ``pause`` seconds before each timed call let the other library's OpenMP
-    workers (numba and torch each bring their own libgomp) stop spinning first."""
+def time_calls(calls, warmup, repeats, pause=0.01):
+    """(min, median) seconds of each call, taking turns in one loop and reversing the
+    order every repeat.  ``pause`` seconds before each timed call let the other library's
+    OpenMP workers (numba and torch each bring their own libgomp) stop spinning first."""
     for _ in range(warmup):
-        run_numpool()
-        run_torch()
-    times = {run_numpool: [], run_torch: []}
+        for fn in calls:
+            fn()
+    times = {fn: [] for fn in calls}
     for r in range(repeats):
-        order = (run_numpool, run_torch) if r % 2 == 0 else (run_torch, run_numpool)
-        for fn in order:
+        for fn in (calls if r % 2 == 0 else calls[::-1]):
             time.sleep(pause)
             t0 = time.perf_counter()
             fn()
             times[fn].append(time.perf_counter() - t0)
-    return [(min(times[fn]), statistics.median(times[fn])) for fn in (run_numpool, run_torch)]
+    return [(min(times[fn]), statistics.median(times[fn])) for fn in calls]
 
 
 # ---------------------------------------------------------------------------------------
@@ -412,13 +464,14 @@ def time_pair(run_numpool, run_torch, warmup, repeats, pause=0.01):
 
 
 COLUMNS = ("case", "pass", "layout", "numpool ms min (median)", "torch ms min (median)", "torch/numpool",
-           "floor ms", "numpool/floor")
+           "floor ms", "numpool/floor", "new-memory copy ms", "numpool/copy")
 
 
 def row_cells(r):
     return (r["case"], r["pass"], r["layout"], f"{r['np_ms']:.2f} ({r['np_med']:.2f})",
             f"{r['t_ms']:.2f} ({r['t_med']:.2f})",
-            f"{r['t_ms'] / r['np_ms']:.2f}x", f"{r['floor_ms']:.2f}", f"{r['np_ms'] / r['floor_ms']:.2f}")
+            f"{r['t_ms'] / r['np_ms']:.2f}x", f"{r['floor_ms']:.2f}", f"{r['np_ms'] / r['floor_ms']:.2f}",
+            f"{r['copy_ms']:.2f}", f"{r['np_ms'] / r['copy_ms']:.2f}")
 
 
 def text_table(rows):
@@ -429,7 +482,7 @@ def text_table(rows):
 
 
 def markdown_table(rows):
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 5) + "|"]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(COLUMNS) - 3)) + "|"]
     lines += ["| " + " | ".join(row_cells(r)) + " |" for r in rows]
     return "\n".join(lines)
 
@@ -448,7 +501,8 @@ def notes(rows):
     over = [r for r in rows if r["pass"] == "forward" and r["np_ms"] > 2 * r["floor_ms"]]
     if over:
         out.append("Forward rows above 2x the floor: " + "; ".join(
-            f"{r['case']} {r['layout']} ({r['np_ms'] / r['floor_ms']:.2f}x)" for r in over) + ".")
+            f"{r['case']} {r['layout']} ({r['np_ms'] / r['floor_ms']:.2f}x; the new-memory copy of the same "
+            f"bytes {r['copy_ms'] / r['floor_ms']:.2f}x)" for r in over) + ".")
     else:
         out.append("Every forward row is within 2x the floor.")
     return out
@@ -507,6 +561,12 @@ numpool against PyTorch's CPU pooling kernels, float32, generated by
 - **numpool/floor**: numpool's time over that floor; 1.0 would be a memory-bound kernel
   running at copy speed.  The floor is a main-memory rate: a case whose arrays fit in the CPU's
   caches (the small ones) could in principle go below it.
+- **new-memory copy ms**: the fastest call of a plain all-threads Numba copy that reads as
+  many bytes as the floor counts for the inputs and writes the result's bytes into a new
+  `np.empty` array, as numpool's and PyTorch's calls do; timed in turn with the two
+  libraries, in the same loop.  It is what any function returning new memory needs on this
+  machine, page faults included (see "Fresh memory" below).
+- **numpool/copy**: numpool's time over that copy.
 
 Before timing, every case is checked against PyTorch (max forward bitwise, the rest to
 float rounding), and numpool's indices must equal PyTorch's.
@@ -518,12 +578,14 @@ that returns a new array pays (PyTorch's too).  Results over glibc's mmap thresh
 at most) are new pages from the kernel on every call, zeroed on first touch, and on this
 virtual machine that is expensive: in one measurement, an all-threads fill of a fresh
 134 MB array (the bilinear x2 result) took 5.6 ms against 4.1 ms into a touched one, and
-of a fresh 103 MB array (max_unpool's) 6.6 against 2.1 ms.  For results four times their
-input, that alone is from 40 % of the floor to more than all of it, and it varies from run to run (measured
-beside each row of one run, it ranged from 1.8 to 11.5 ms for the 134 MB results, so the
-table neither subtracts nor adds it).  A program that calls large upsamplings in a loop can
-let glibc keep freed blocks for reuse instead of returning them to the kernel, for
-numpool and PyTorch alike:
+of a fresh 103 MB array (max_unpool's) 6.6 against 2.1 ms.  It varies from run to run
+(measured apart from the rows of one run, from 1.8 to 11.5 ms for the 134 MB results), so
+the floor neither subtracts nor adds it; the new-memory copy column measures it instead, in
+the same loop as the two libraries, by moving the row's bytes into a new array with
+nothing else to do.  Where the result is several times the input, that copy alone is
+about 1.5x the floor.  A program that calls large upsamplings in a loop can let glibc keep
+freed blocks for reuse instead of returning them to the kernel, for numpool and PyTorch
+alike:
 
 ```sh
 MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=4294967296 python train.py
@@ -607,14 +669,17 @@ def main(argv=None):
         for layout in LAYOUTS:
             gc.collect()
             p = prepare(case, layout, rng)
+            copy = fresh_copy(p.floor_bytes - p.out_bytes, p.out_bytes)
             with torch.no_grad():
-                    (np_min, np_med), (t_min, t_med) = time_pair(p.run_numpool, p.run_torch, warmup, repeats)
+                (np_min, np_med), (t_min, t_med), (c_min, _) = time_calls(
+                    (p.run_numpool, p.run_torch, copy), warmup, repeats)
             bw = row_bandwidth()
             rows.append({"case": case.label, "pass": case.pass_, "layout": layout, "np_ms": np_min * 1e3,
                          "np_med": np_med * 1e3, "t_ms": t_min * 1e3, "t_med": t_med * 1e3, "bw": bw,
+                         "copy_ms": c_min * 1e3,
                          "floor_bytes": p.floor_bytes, "floor_ms": p.floor_bytes / (bw * 1e9) * 1e3})
             print(text_table(rows[-1:]).splitlines()[-1], flush=True)
-            del p
+            del p, copy
     floor_bw = statistics.median(r["bw"] for r in rows)
     for r in rows:
         r["floor_ms"] = r["floor_bytes"] / (floor_bw * 1e9) * 1e3
