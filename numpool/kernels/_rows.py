@@ -99,6 +99,14 @@ def phases(xf, r0, W, ph, s, J1):
 
 
 @njit(**_opts)
+def _pairs(s, k, d, lo):
+    """Whether the interior windows along W are two adjacent cells at stride 2 from the
+    row's start, ``(2 * ow, 2 * ow + 1)``: the rows below then read both taps of a window in
+    one pass, which vectorises (a stride-2 load of one tap alone does not: see :func:`phases`)."""
+    return s == 2 and k == 2 and d == 1 and lo == 0
+
+
+@njit(**_opts)
 def _max_taps(xf, start, count, d, of, at):
     """``of[at] = max(of[at], xf[start], xf[start + d], ...)`` for one window's taps in order,
     the running maximum held in a register (Numba cannot prove ``of`` and ``xf`` apart)."""
@@ -141,6 +149,15 @@ def max_row_cf(xf, plane0, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, lowes
                         v = xf[u8(src + ow)]
                         m = of[u8(row0 + ow)]
                         of[u8(row0 + ow)] = v if (v > m or v != v) else m
+            elif _pairs(s, k, d, lo):
+                # both taps loaded in one vectorised pass (the two phases of one index), no
+                # phase copy; per cell the taps' order of the loops below
+                for ow in range(ow_lo, ow_hi):
+                    m = of[u8(row0 + ow)]
+                    v = xf[u8(r0 + 2 * ow)]
+                    m = v if (v > m or v != v) else m
+                    v = xf[u8(r0 + 2 * ow + 1)]
+                    of[u8(row0 + ow)] = v if (v > m or v != v) else m
             elif ow_hi > ow_lo:
                 phases(xf, r0, W, ph, s, J1)
                 for kw in range(k):
@@ -230,6 +247,10 @@ def sum_row_cf(xf, plane0, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, ph):
                     src = r0 + kw * d - lo
                     for ow in range(ow_lo, ow_hi):
                         of[u8(row0 + ow)] += xf[u8(src + ow)]
+            elif _pairs(s, k, d, lo):  # as in max_row_cf
+                for ow in range(ow_lo, ow_hi):
+                    of[u8(row0 + ow)] += xf[u8(r0 + 2 * ow)]
+                    of[u8(row0 + ow)] += xf[u8(r0 + 2 * ow + 1)]
             elif ow_hi > ow_lo:
                 phases(xf, r0, W, ph, s, J1)
                 for kw in range(k):
@@ -252,7 +273,11 @@ def spread_row_cf(gxf, plane0, H, W, grow, od, oh, td, th, tw, dil, wgeom):
             for ow in range(0, ow_lo):
                 for t in range(tw[1, ow]):
                     gxf[u8(r0 + tw[0, ow] + t * d)] += grow[u8(ow)]
-            for kw in range(k):
+            if _pairs(s, k, d, lo):  # each cell in one window: two interleaved stores per pass
+                for ow in range(ow_lo, ow_hi):
+                    gxf[u8(r0 + 2 * ow)] += grow[u8(ow)]
+                    gxf[u8(r0 + 2 * ow + 1)] += grow[u8(ow)]
+            for kw in range(0 if _pairs(s, k, d, lo) else k):
                 dst = r0 + kw * d - lo
                 for ow in range(ow_lo, ow_hi):
                     gxf[u8(dst + ow * s)] += grow[u8(ow)]
