@@ -82,7 +82,6 @@ class _Plan:
         self.kernel_dtype = kernel_dtype(x.dtype)
         self.in_kernel_shape = self.view.kernel_shape(x.shape)
         self.reshape_in = self.reshape_out and x.dtype == self.kernel_dtype and x.flags.c_contiguous
-        self.divisors = {}  # (count_include_pad, divisor_override, chain) -> _avg_args' result
 
     @functools.cached_property
     def geometry(self):
@@ -389,11 +388,7 @@ def _avg_args(call, include, override, chain):
     ``v * 2**-k`` is ``v / 2**k`` exactly, and a division cost as much as the rest of a
     2x2 average (see :func:`numpool.kernels.avgpool._divide`).
     """
-    memo = call.plan.divisors
-    key = (include, override, chain)
-    if key not in memo:
-        memo[key] = _divisors(call.spec, include, override, chain, call.plan.kernel_dtype)
-    return memo[key]
+    return _divisors(call.spec, include, override, chain, call.plan.kernel_dtype)
 
 
 def _power_of_two(v):

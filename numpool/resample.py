@@ -147,12 +147,12 @@ class _Resample:
         hw = self._changing_hw()
         if hw is None or self.view.memory != "cf":
             return None
-        g = self.run(g, [a for a in self.order[::-1] if a < self.nd - 2], transpose=True)
-        (h_in, w_in), dtype = self.spec.in_spatial[-2:], g.dtype
+        h_in, w_in = self.spec.in_spatial[-2:]
         th, tw = hw[0].transposed(h_in), hw[1].transposed(w_in)
         if not len(tw.idx):
             return None
-        shape = g.shape
+        g = self.run(g, [a for a in self.order[::-1] if a < self.nd - 2], transpose=True)
+        dtype, shape = g.dtype, g.shape
         outer = shape[0] * shape[1] * shape[2]
         gx = np.empty(shape[:3] + (h_in, w_in), dtype=dtype)
         kernels.linear_hw_backward_cf(g.reshape(outer, shape[3], shape[4]), gx.reshape(outer, h_in, w_in), th.ptr,
