@@ -25,18 +25,8 @@ _opts = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _sum_rows(dst, rows, k0, k1, idx, w, from_zero):
     """``dst = sum_k w[k] * rows[idx[k]]`` for ``k0 <= k < k1`` (``k1 > k0``), whole rows tap by
     tap: from the first tap's product, or from 0 plus it (``from_zero``)."""
-    zero = dst.dtype.type(0)
-    src, wk = rows[idx[k0]], w[k0]
-    if from_zero:
-        for b in range(dst.size):
-            dst[b] = zero + wk * src[b]
-    else:
-        for b in range(dst.size):
-            dst[b] = wk * src[b]
-    for k in range(k0 + 1, k1):
-        src, wk = rows[idx[k]], w[k]
-        for b in range(dst.size):
-            dst[b] += wk * src[b]
+    for k in range(k0, k1):
+        _axpy(dst, rows[idx[k]], w[k], k == k0, from_zero)
 
 
 @njit(**_opts)
@@ -106,16 +96,7 @@ def _inner_row(src, dst, ptr, idx, w, fill, from_zero, run, base, wt, ph, acc):
                 part = ph[first % step, first // step:first // step + count]
             else:
                 part = src[first:first + count]
-            wj = wt[j, p]
-            if j == 0 and from_zero:
-                for i in range(count):
-                    acc[i] = zero + wj * part[i]
-            elif j == 0:
-                for i in range(count):
-                    acc[i] = wj * part[i]
-            else:
-                for i in range(count):
-                    acc[i] += wj * part[i]
+            _axpy(acc, part, wt[j, p], j == 0, from_zero)
         if period == 1:  # a contiguous store (the transposed x2 tables), which vectorises
             out = dst[lo:lo + count]
             for i in range(count):
@@ -268,9 +249,14 @@ def _two_phases_two_taps(dst, src, ia, ib, wa, wb, count):
 
 
 @njit(inline="always")
-def _axpy(acc, src, w, first):
-    """``acc = w * src`` (``first``) or ``acc += w * src``."""
-    if first:
+def _axpy(acc, src, w, first, from_zero=False):
+    """``acc = w * src`` (``first``; ``0 + w * src`` with ``from_zero``, as the gradients'
+    sums start, which turns a -0.0 product into +0.0) or ``acc += w * src``."""
+    if first and from_zero:
+        zero = acc.dtype.type(0)
+        for i in range(acc.size):
+            acc[i] = zero + w * src[i]
+    elif first:
         for i in range(acc.size):
             acc[i] = w * src[i]
     else:
