@@ -54,8 +54,18 @@ from .functional import (
     relu_backward,
 )
 from . import layers, nn
-from .layers import pool
+from .layers import pool, pool_backward
 from .resample import interpolate, interpolate_backward
+from .windows import (
+    min_pool1d,
+    min_pool1d_backward,
+    min_pool2d,
+    min_pool2d_backward,
+    min_pool3d,
+    min_pool3d_backward,
+    reduce_window,
+    reduce_window_backward,
+)
 from .unpool import (
     max_unpool1d,
     max_unpool1d_backward,
@@ -82,5 +92,7 @@ __all__ = [
     "max_unpool1d", "max_unpool1d_backward", "max_unpool2d", "max_unpool2d_backward",
     "max_unpool3d", "max_unpool3d_backward",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward", "lp_pool3d", "lp_pool3d_backward",
-    "interpolate", "interpolate_backward", "layers", "nn", "pool",
+    "interpolate", "interpolate_backward", "layers", "nn", "pool", "pool_backward",
+    "reduce_window", "reduce_window_backward", "min_pool1d", "min_pool1d_backward", "min_pool2d",
+    "min_pool2d_backward", "min_pool3d", "min_pool3d_backward",
 ]

@@ -12,6 +12,13 @@ _REAL_KINDS = "biuf"
 
 def as_array(x, op, name="x", kinds=_REAL_KINDS):
     """``np.asarray(x)`` after checking that its dtype is one ``op`` supports."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise DTypeError(
+            f"{op} does not take masked arrays for `{name}` (the mask would be ignored); fill the masked cells "
+            f"(`{name}.filled(np.nan)` with a NaN-skipping reducer) or pass `{name}.data`."
+        )
+    if isinstance(x, np.matrix):
+        raise DTypeError(f"{op} does not take np.matrix for `{name}`; pass np.asarray({name}).")
     if isinstance(x, np.ndarray):
         a = x
     else:
@@ -51,6 +58,19 @@ def check_shape(name, array, expected, op):
         )
 
 
+def check_grad_output(grad_output, x, expected_shape, op):
+    """``grad_output`` as an array of the forward result's shape, with a dtype ``x``'s gradient
+    can take (an integer ``x`` would truncate a float gradient)."""
+    g = as_array(grad_output, op, name="grad_output", kinds="iuf")
+    check_shape("grad_output", g, expected_shape, op)
+    if x.dtype.kind in "iu" and g.dtype.kind == "f":
+        raise DTypeError(
+            f"`grad_output` of dtype {g.dtype} would be truncated to `x`'s integer dtype {x.dtype} "
+            f"for {op}; pass an integer `grad_output` or a float `x`."
+        )
+    return g
+
+
 def kernel_dtype(dtype):
     """The dtype a kernel runs in: native byte order; float16 widens to float32, bool is read as uint8."""
     dtype = np.dtype(dtype).newbyteorder("=")
@@ -66,4 +86,35 @@ def lowest(dtype):
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return dtype.type(-np.inf)
+    if dtype == np.bool_:
+        return np.False_
     return dtype.type(np.iinfo(dtype).min)
+
+
+def highest(dtype):
+    """The identity of ``min`` for a dtype: inf for floats, the maximum for integers."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return dtype.type(np.inf)
+    if dtype == np.bool_:
+        return np.True_
+    return dtype.type(np.iinfo(dtype).max)
+
+
+def check_out(out, shape, dtype, inputs, op, name="out"):
+    """Check an ``out=`` array: an ndarray of exactly ``shape`` and ``dtype``, writable, and
+    sharing no memory with any of ``inputs`` (None passes)."""
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray) or isinstance(out, (np.ma.MaskedArray, np.matrix)):
+        raise ParameterError(f"`{name}` must be a NumPy array for {op}; got {type(out).__name__}.")
+    if out.shape != tuple(shape):
+        raise ParameterError(f"`{name}` must have the result's shape {tuple(shape)} for {op}; got {out.shape}.")
+    if out.dtype != np.dtype(dtype):
+        raise DTypeError(f"`{name}` must have the result's dtype {np.dtype(dtype)} for {op}; got {out.dtype}.")
+    if not out.flags.writeable:
+        raise ParameterError(f"`{name}` is read-only for {op}; pass a writable array.")
+    for i, a in enumerate(inputs):
+        if isinstance(a, np.ndarray) and np.shares_memory(out, a):
+            raise ParameterError(f"`{name}` shares memory with an input of {op}; pass a separate array "
+                                 f"(the result would overwrite cells still to be read).")

@@ -65,6 +65,23 @@ class View:
             a = a.reshape(a.shape[:2] + a.shape[5 - self.nd:])
         return a if self.batched else a[0]
 
+    def canonical(self, array):
+        """User-shaped array -> ``(N, C, *S)`` ("cf") or ``(N, *S, C)`` ("cl") in the kernel's
+        memory order, with its own number of spatial dims (no lift; no copy)."""
+        a = array if self.batched else array[np.newaxis]
+        if self.layout == "channels_last":
+            return a if self.memory == "cl" else np.moveaxis(a, -1, 1)
+        return a if self.memory == "cf" else np.moveaxis(a, 1, -1)
+
+    def from_canonical(self, array):
+        """Undoes :meth:`canonical` (no copy)."""
+        a = array
+        if self.layout == "channels_last":
+            a = a if self.memory == "cl" else np.moveaxis(a, 1, -1)
+        else:
+            a = a if self.memory == "cf" else np.moveaxis(a, -1, 1)
+        return a if self.batched else a[0]
+
     def kernel_shape(self, user_shape):
         """The 5-D kernel-view shape for a user-shaped array shape."""
         shape = tuple(user_shape) if self.batched else (1,) + tuple(user_shape)
@@ -108,7 +125,7 @@ def plan_view(x, nd, layout, op):
 
 
 def _layout_words(nd, layout):
-    spatial = ("L",) if nd == 1 else ("H", "W") if nd == 2 else ("D", "H", "W")
+    spatial = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(nd) or tuple(f"S{i}" for i in range(1, nd + 1))
     if layout == "channels_last":
         return f"(N, {', '.join(spatial)}, C) or ({', '.join(spatial)}, C) for layout='channels_last'"
     return f"(N, C, {', '.join(spatial)}) or (C, {', '.join(spatial)}) for layout='channels_first'"

@@ -145,6 +145,18 @@ def padding_pairs(padding, nd, spatial, kernel, stride, dilation, op):
     return pairs
 
 
+def divisor_override(value, op):
+    """``divisor_override`` as an int, 0 for None (the kernels' "no override")."""
+    if value is None:
+        return 0
+    if _is_int(value) and 0 < value <= MAX_EXTENT:
+        return int(value)
+    raise ParameterError(
+        f"`divisor_override` must be None or an int >= 1 and <= {MAX_EXTENT}; "
+        f"got divisor_override={value!r} for {op}."
+    )
+
+
 def out_size(size, kernel, stride, dilation, lo, hi, ceil_mode):
     """Number of windows along one axis (the formula in this module's docstring).
 

@@ -18,7 +18,8 @@ import numba
 import numpy as np
 
 from . import _params
-from ._checks import as_array, check_bool, check_nonempty_spatial, check_shape, kernel_dtype, lowest
+from ._checks import (as_array, check_bool, check_grad_output, check_nonempty_spatial, check_shape, kernel_dtype,
+                      lowest)
 from ._errors import DTypeError, ParameterError
 from ._layout import channel_block, plan_view
 from .kernels import avgpool, maxpool, planes
@@ -207,13 +208,7 @@ class _Call:
 
     def grad_view(self, grad_output, dtype):
         """``grad_output`` checked and laid out like the kernel's output, as ``dtype``."""
-        g = as_array(grad_output, self.op, name="grad_output", kinds="iuf")
-        check_shape("grad_output", g, self.out_shape, self.op)
-        if self.x.dtype.kind in "iu" and g.dtype.kind == "f":
-            raise DTypeError(
-                f"`grad_output` of dtype {g.dtype} would be truncated to `x`'s integer dtype {self.x.dtype} "
-                f"for {self.op}; pass an integer `grad_output` or a float `x`."
-            )
+        g = check_grad_output(grad_output, self.x, self.out_shape, self.op)
         return np.ascontiguousarray(self.view.to_kernel(g), dtype=dtype)
 
 
@@ -338,11 +333,24 @@ def _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, retur
 
 
 def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                  layout, indices):
+                  layout, indices, ties="first"):
     op = f"max_pool{nd}d_backward"
     call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "iuf")
     check_bool("return_indices", return_indices, op)
-    return _run_max_backward(call, grad_output, indices)
+    return _tied_max_backward(call, grad_output, indices, ties)
+
+
+def _tied_max_backward(call, grad_output, indices, ties):
+    """The max gradient under a tie policy: "first" through the max kernels (or ``indices``),
+    "all" and "split" through the N-D engine (see :func:`numpool.reduce_window_backward`)."""
+    from . import _engine
+    from .windows import tie_code
+
+    code = tie_code(ties, indices, call.x, call.op)
+    if code is None:
+        return _run_max_backward(call, grad_output, indices)
+    g = check_grad_output(grad_output, call.x, call.out_shape, call.op)
+    return _engine.backward(call.view, call.spec, call.x, g, _engine.kernels.MAX, ties=code)
 
 
 def _check_indices(indices, call, cells, op):
@@ -365,18 +373,6 @@ def _check_indices(indices, call, cells, op):
 
 # ---------------------------------------------------------------------------------------
 # average pooling
-
-
-def _divisor_override(divisor_override, op):
-    if divisor_override is None:
-        return 0
-    if isinstance(divisor_override, (int, np.integer)) and not isinstance(divisor_override, (bool, np.bool_)) \
-            and 0 < divisor_override <= _params.MAX_EXTENT:
-        return int(divisor_override)
-    raise ParameterError(
-        f"`divisor_override` must be None or an int >= 1 and <= {_params.MAX_EXTENT}; "
-        f"got divisor_override={divisor_override!r} for {op}."
-    )
 
 
 def _avg_args(call, include, override, chain):
@@ -469,7 +465,7 @@ def _avg_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count
         return run(x)
     call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
     run = _avg_runner(call, check_bool("count_include_pad", count_include_pad, op),
-                      _divisor_override(divisor_override, op))
+                      _params.divisor_override(divisor_override, op))
     return _keep_runner(key, run)(call.x)
 
 
@@ -478,7 +474,7 @@ def _avg_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ce
     op = f"avg_pool{nd}d_backward"
     call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
     return _run_avg_backward(call, grad_output, check_bool("count_include_pad", count_include_pad, op),
-                             _divisor_override(divisor_override, op))
+                             _params.divisor_override(divisor_override, op))
 
 
 # ---------------------------------------------------------------------------------------
@@ -642,14 +638,16 @@ def _make_max(nd):
         return _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout)
 
     def backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                 return_indices=False, layout="channels_first", indices=None):
+                 return_indices=False, layout="channels_first", indices=None, ties="first"):
         return _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode,
-                             return_indices, layout, indices)
+                             return_indices, layout, indices, ties)
 
     name = f"max_pool{nd}d"
     extra = ("Each output gradient goes to its window's argmax, summed where windows overlap. "
              "Pass ``indices=`` from the forward call to reuse them; without it the argmax is "
-             "recomputed from ``x`` (same ties and NaN rule).")
+             "recomputed from ``x`` (same ties and NaN rule). ``ties=\"all\"`` gives the whole "
+             "gradient to every tied maximum (TensorFlow's 3-D rule) and ``ties=\"split\"`` an equal "
+             "share to each (see :func:`numpool.reduce_window_backward`).")
     return (_named(forward, name, _doc(_MAX_DOC, nd, _MAX_EXAMPLES[nd])),
             _named(backward, name + "_backward", _BACKWARD_DOC.format(name=name, extra=extra)))
 
@@ -913,11 +911,12 @@ def _make_adaptive_max(nd):
             return _run_max(call, True)
         return _keep_runner(key, _max_runner(call))(call.x)
 
-    def backward(grad_output, x, output_size, return_indices=False, layout="channels_first", indices=None):
+    def backward(grad_output, x, output_size, return_indices=False, layout="channels_first", indices=None,
+                 ties="first"):
         op = f"adaptive_max_pool{nd}d_backward"
         call = _adaptive_call(op, nd, x, output_size, layout, "iuf")
         check_bool("return_indices", return_indices, op)
-        return _run_max_backward(call, grad_output, indices)
+        return _tied_max_backward(call, grad_output, indices, ties)
 
     name = f"adaptive_max_pool{nd}d"
     doc = _ADAPTIVE_DOC.format(

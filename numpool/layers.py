@@ -633,26 +633,77 @@ class Conv2D(_Parametric):
 # ---------------------------------------------------------------------------------------
 # tf.nn.pool
 
-_TF_FORMATS = {
-    1: {"NWC": "channels_last", "NCW": "channels_first"},
-    2: {"NHWC": "channels_last", "NCHW": "channels_first"},
-    3: {"NDHWC": "channels_last", "NCDHW": "channels_first"},
-}
+_POOLING_TYPES = {"MAX": "max", "AVG": "mean", "MIN": "min"}
+
+
+def _tf_formats(nd):
+    """``data_format`` spellings for ``nd`` spatial dims: "NWC"/"NCW", "NHWC"/"NCHW",
+    "NDHWC"/"NCDHW"; past 3 dims, "N" + one letter a dim (any but N and C) + "C" or "NC" + those."""
+    names = {1: "W", 2: "HW", 3: "DHW"}.get(nd)
+    if names is None:
+        return None
+    return {f"N{names}C": "channels_last", f"NC{names}": "channels_first"}
+
+
+def _tf_layout(data_format, nd, op):
+    if data_format is None:
+        return "channels_last"
+    formats = _tf_formats(nd)
+    if isinstance(data_format, str):
+        spelled = data_format.upper()
+        if formats is not None and spelled in formats:
+            return formats[spelled]
+        if formats is None and len(spelled) == nd + 2 and spelled[0] == "N":
+            for layout, dims, channel in (("channels_last", spelled[1:-1], spelled[-1]),
+                                          ("channels_first", spelled[2:], spelled[1])):
+                if channel == "C" and dims.isalpha() and not set(dims) & {"N", "C"}:
+                    return layout
+    wanted = tuple(formats) if formats is not None else (f"N{'S' * nd}C", f"NC{'S' * nd}")
+    raise ParameterError(f"`data_format` must be None or one of {wanted} for a {nd}-D window; "
+                         f"got data_format={data_format!r} for {op}.")
+
+
+def _pool_args(window_shape, pooling_type, strides, padding, dilation_rate, dilations, data_format, op):
+    try:
+        nd = len(window_shape)
+    except TypeError:
+        nd = None
+    if not nd or isinstance(window_shape, str):
+        raise ParameterError(f"`window_shape` must be a sequence of ints, one a spatial dim; got "
+                             f"window_shape={window_shape!r} for {op}.")
+    window = _params.int_tuple("window_shape", window_shape, nd, op, 1)
+    kind = pooling_type.upper() if isinstance(pooling_type, str) else None
+    if kind not in _POOLING_TYPES:
+        raise ParameterError(f"`pooling_type` must be one of {tuple(_POOLING_TYPES)}; got "
+                             f"pooling_type={pooling_type!r} for {op}.")
+    mode = padding.upper() if isinstance(padding, str) else None
+    if mode not in ("VALID", "SAME"):
+        raise ParameterError(f"`padding` must be 'VALID' or 'SAME'; got padding={padding!r} for {op}.")
+    if dilation_rate is not None and dilations is not None:
+        raise ParameterError(f"pass `dilation_rate` or `dilations`, not both; got dilation_rate={dilation_rate!r}, "
+                             f"dilations={dilations!r} for {op}.")
+    dilation = dilation_rate if dilation_rate is not None else dilations
+    dilation = _params.int_tuple("dilation_rate", 1 if dilation is None else dilation, nd, op, 1)
+    stride = _params.int_tuple("strides", 1 if strides is None else strides, nd, op, 1)
+    return nd, window, _POOLING_TYPES[kind], dict(
+        stride=stride, padding=mode.lower(), dilation=dilation, layout=_tf_layout(data_format, nd, op),
+        count_include_pad=False,  # TensorFlow's AVG divides by the cells inside the input
+        ties="all" if nd == 3 else "first")  # TensorFlow's CPU gradients: every tied maximum in 3-D
 
 
 def pool(input, window_shape, pooling_type, strides=None, padding="VALID", dilation_rate=None, data_format=None,
          dilations=None, name=None):
-    """TensorFlow's ``tf.nn.pool``: N-D max or average pooling (N = ``len(window_shape)``, 1 to 3).
+    """TensorFlow's ``tf.nn.pool``: N-D max, min or average pooling (N = ``len(window_shape)``, any N).
 
     ``input`` is ``(N, *spatial, C)`` (``data_format`` None, ``"NWC"``, ``"NHWC"``,
-    ``"NDHWC"``) or ``(N, C, *spatial)`` (``"NCW"``, ``"NCHW"``, ``"NCDHW"``).  ``strides``
-    and ``dilation_rate`` (or TF2's name ``dilations``) default to 1 in every dim.
-    ``pooling_type`` is ``"MAX"`` or ``"AVG"``; ``padding`` ``"VALID"`` or ``"SAME"``
-    (``out = ceil(L / stride)``, the padding computed from the dilated window, the odd cell at
-    the end); ``"AVG"`` with ``"SAME"`` divides by the cells inside the input.  Unlike
-    TensorFlow, a dilation greater than 1 may be combined with a stride greater than 1.
-    ``name`` is accepted and ignored.  A thin wrapper over ``numpool.max_pool{N}d`` /
-    ``avg_pool{N}d``.
+    ``"NDHWC"``) or ``(N, C, *spatial)`` (``"NCW"``, ``"NCHW"``, ``"NCDHW"``; past three
+    dims, any letters between ``N`` and ``C``).  ``strides`` and ``dilation_rate`` (or TF2's
+    name ``dilations``) default to 1 in every dim.  ``pooling_type`` is ``"MAX"``, ``"AVG"``
+    or ``"MIN"``; ``padding`` ``"VALID"`` or ``"SAME"`` (``out = ceil(L / stride)``, the
+    padding computed from the dilated window, the odd cell at the end); ``"AVG"`` with
+    ``"SAME"`` divides by the cells inside the input.  Unlike TensorFlow, a dilation greater
+    than 1 may be combined with a stride greater than 1.  ``name`` is accepted and ignored.
+    A thin form of :func:`numpool.reduce_window`; :func:`pool_backward` is its gradient.
 
     Examples
     --------
@@ -663,37 +714,31 @@ def pool(input, window_shape, pooling_type, strides=None, padding="VALID", dilat
     array([[ 5.,  7.],
            [13., 15.]])
     """
+    from .windows import reduce_window
+
     op = "pool"
-    try:
-        nd = len(window_shape)
-    except TypeError:
-        nd = None
-    if nd not in (1, 2, 3):
-        raise ParameterError(f"`window_shape` must be a sequence of 1 to 3 ints; got window_shape={window_shape!r} "
-                             f"for {op}.")
-    window = _params.int_tuple("window_shape", window_shape, nd, op, 1)
-    kind = pooling_type.upper() if isinstance(pooling_type, str) else None
-    if kind not in ("MAX", "AVG"):
-        raise ParameterError(f"`pooling_type` must be 'MAX' or 'AVG'; got pooling_type={pooling_type!r} for {op}.")
-    mode = padding.upper() if isinstance(padding, str) else None
-    if mode not in ("VALID", "SAME"):
-        raise ParameterError(f"`padding` must be 'VALID' or 'SAME'; got padding={padding!r} for {op}.")
-    if dilation_rate is not None and dilations is not None:
-        raise ParameterError(f"pass `dilation_rate` or `dilations`, not both; got dilation_rate={dilation_rate!r}, "
-                             f"dilations={dilations!r} for {op}.")
-    dilation = dilation_rate if dilation_rate is not None else dilations
-    dilation = _params.int_tuple("dilation_rate", 1 if dilation is None else dilation, nd, op, 1)
-    stride = _params.int_tuple("strides", 1 if strides is None else strides, nd, op, 1)
-    formats = _TF_FORMATS[nd]
-    if data_format is None:
-        layout = "channels_last"
-    elif isinstance(data_format, str) and data_format.upper() in formats:
-        layout = formats[data_format.upper()]
-    else:
-        raise ParameterError(f"`data_format` must be None or one of {tuple(formats)} for a {nd}-D window; "
-                             f"got data_format={data_format!r} for {op}.")
+    nd, window, reducer, args = _pool_args(window_shape, pooling_type, strides, padding, dilation_rate, dilations,
+                                           data_format, op)
     x = _check_rank(input, nd + 2, op, f"(batch, {nd} spatial dims, channels) for window_shape={window_shape!r}")
-    args = dict(stride=stride, padding=mode.lower(), dilation=dilation, layout=layout)
-    if kind == "MAX":
-        return getattr(F, f"max_pool{nd}d")(x, window, **args)
-    return getattr(F, f"avg_pool{nd}d")(x, window, count_include_pad=False, **args)
+    del args["ties"]  # a forward's value does not depend on it
+    if reducer != "mean":
+        del args["count_include_pad"]
+    return reduce_window(x, reducer, window, **args)
+
+
+def pool_backward(grad_output, input, window_shape, pooling_type, strides=None, padding="VALID",
+                  dilation_rate=None, data_format=None, dilations=None, name=None):
+    """Gradient of :func:`pool` with respect to ``input``, as TensorFlow's CPU kernels give it:
+    in 1-D and 2-D each window's gradient goes to its first maximum (minimum), in 3-D to
+    every tied one (``ties="all"``); ``"AVG"`` shares it over the cells inside the input."""
+    from .windows import reduce_window_backward
+
+    op = "pool_backward"
+    nd, window, reducer, args = _pool_args(window_shape, pooling_type, strides, padding, dilation_rate, dilations,
+                                           data_format, op)
+    x = _check_rank(input, nd + 2, op, f"(batch, {nd} spatial dims, channels) for window_shape={window_shape!r}")
+    if reducer == "mean":
+        del args["ties"]
+    else:
+        del args["count_include_pad"]
+    return reduce_window_backward(grad_output, x, reducer, window, **args)

@@ -56,6 +56,7 @@ import numpy as np
 __all__ = [
     "output_size", "window_taps",
     "max_pool", "max_pool_backward", "avg_pool", "avg_pool_backward",
+    "reduce_window", "reduce_window_backward",
 ]
 
 
@@ -380,4 +381,256 @@ def avg_pool_backward(grad_output, x, kernel_size, stride, padding, dilation, ce
         for tap in taps:
             if _inside(tap, spatial):
                 grad_x[everything + tap] += share
+    return grad_x.astype(x.dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# every reducer, any number of spatial dims (numpool.reduce_window)
+
+
+def _windows(spatial, kernel_size, stride, padding, dilation, ceil_mode):
+    """``(output position, cells inside in row-major order, taps inside the padded input)``
+    for every window, in row-major output order."""
+    out_shape = _output_shape(spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    for pos in itertools.product(*(range(o) for o in out_shape)):
+        taps = window_taps(pos, kernel_size, stride, padding, dilation)
+        cells = [t for t in taps if _inside(t, spatial)]
+        padded = 1
+        for axis, (size, (lo, hi)) in enumerate(zip(spatial, padding)):
+            padded *= sum(1 for p in sorted({t[axis] for t in taps}) if -lo <= p < size + hi)
+        yield pos, cells, padded
+
+
+def _isnan(v):
+    return bool(v != v)
+
+
+def _order(values):
+    """Window positions sorted by value, NaN last, equal values in window order."""
+    return sorted(range(len(values)), key=lambda i: (_isnan(values[i]), 0 if _isnan(values[i]) else values[i]))
+
+
+def _extreme(values, larger, skip_nan):
+    """Index of the first extreme (the last NaN wins unless NaN is skipped)."""
+    best = None
+    for i, v in enumerate(values):
+        if skip_nan and _isnan(v):
+            continue
+        if best is None or (v > values[best] if larger else v < values[best]) or (not skip_nan and _isnan(v)):
+            best = i
+    return 0 if best is None else best
+
+
+def _round_half_even(numerator, denominator):
+    q, r = divmod(numerator, denominator)
+    if 2 * r > denominator or (2 * r == denominator and q % 2 == 1):
+        q += 1
+    return q
+
+
+def _result_dtype(x_dtype, reducer, dtype):
+    if dtype is not None:
+        return np.dtype(dtype)
+    if reducer in ("max", "min", "nanmax", "nanmin", "median_low", "mode") or x_dtype.kind == "f":
+        return x_dtype
+    if reducer in ("sum", "nansum"):
+        return np.dtype(np.uint64 if x_dtype.kind == "u" else np.int64)
+    return np.dtype(np.float64)
+
+
+def _reduce_one(values, padded, reducer, x_dtype, result, count_include_pad, divisor_override, norm_type):
+    """One window's result, as a Python or NumPy scalar (``values`` are its cells inside)."""
+    floating = x_dtype.kind == "f"
+    acc = _accumulation_dtype(x_dtype) if floating else None
+    n = len(values)
+    if reducer in ("max", "min", "nanmax", "nanmin"):
+        larger = reducer.endswith("max")
+        if n == 0 and x_dtype == np.bool_:
+            return not larger
+        if n == 0 and floating:
+            return -np.inf if larger else np.inf
+        if n == 0:
+            return np.iinfo(x_dtype).min if larger else np.iinfo(x_dtype).max
+        return values[_extreme(values, larger, reducer.startswith("nan"))]
+    if reducer in ("sum", "nansum", "mean", "nanmean"):
+        kept = [v for v in values if not (reducer.startswith("nan") and _isnan(v))]
+        if floating:
+            total = acc.type(0)
+            for v in kept:
+                total = acc.type(total + acc.type(v))
+        else:
+            total = sum(int(v) for v in kept)
+        if reducer in ("sum", "nansum"):
+            return total
+        if reducer == "nanmean" and not kept:
+            return np.nan
+        divisor = divisor_override or ((padded - n + len(kept)) if count_include_pad else len(kept))
+        if floating:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return total / acc.type(divisor)
+        if result.kind in "iu":
+            return 0 if divisor == 0 else _round_half_even(total, divisor)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.float64(total) / np.float64(divisor)
+    if reducer == "lp":
+        p = float(norm_type)
+        mags = [abs(acc.type(v)) for v in values]
+        if p in (np.inf, -np.inf):
+            return mags[_extreme(mags, p > 0, False)] if mags else -p
+        total = acc.type(0)
+        for m in mags:
+            total = acc.type(total + m ** acc.type(p))
+        return total ** acc.type(1.0 / p)
+    if n == 0:
+        return np.nan if result.kind == "f" else 0
+    order = _order(values)
+    nans = [i for i in order if _isnan(values[i])]
+    if reducer == "mode":
+        best, best_len, i = 0, 0, 0
+        while i < n:
+            j = i + 1
+            while j < n and (values[order[j]] == values[order[i]] or (_isnan(values[order[j]]) and _isnan(values[order[i]]))):
+                j += 1
+            if j - i > best_len:
+                best, best_len = i, j - i
+            i = j
+        return values[order[best]]
+    if nans:
+        return values[nans[0]]
+    if reducer == "median_low":
+        return values[order[(n - 1) // 2]]
+    a, b = values[order[(n - 1) // 2]], values[order[n // 2]]
+    if floating:
+        return (acc.type(a) + acc.type(b)) / acc.type(2)
+    if result.kind in "iu":
+        return _round_half_even(int(a) + int(b), 2)
+    return (np.float64(a) + np.float64(b)) / 2.0
+
+
+def reduce_window(x, reducer, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad=True,
+                  divisor_override=None, norm_type=None, dtype=None):
+    """``numpool.reduce_window`` of a channels-first batched array, one window at a time.
+
+    ``x`` is ``(N, C, *spatial)`` with any number of spatial dims; window arguments are
+    per-dim tuples and ``(lo, hi)`` pairs.  ``reducer`` is a name of
+    ``numpool.reduce_window`` or a Python function of a 1-D array of the window's cells.
+    Windows with no cell inside give max's ``-inf`` (min's ``inf``), 0 for sums, ``0 / D``
+    for means, and NaN (0 for integer results) for the order statistics and functions.
+
+    Examples
+    --------
+    >>> x = np.array([[[3, 1, 1, 2, 7, 7, 7, 2]]], dtype=np.uint8)
+    >>> reduce_window(x, "mode", (4,), (4,), ((0, 0),), (1,), False)
+    array([[[1, 7]]], dtype=uint8)
+    """
+    x = np.asarray(x)
+    spatial = x.shape[2:]
+    out_shape = _output_shape(spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    if callable(reducer):
+        result = np.dtype(dtype) if dtype is not None else None
+    else:
+        result = _result_dtype(x.dtype, reducer, dtype)
+    values_out = {}
+    for pos, cells, padded in _windows(spatial, kernel_size, stride, padding, dilation, ceil_mode):
+        for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
+            values = [x[(n, c) + cell] for cell in cells]
+            if callable(reducer):
+                v = reducer(np.array(values, dtype=x.dtype)) if values else np.nan
+            else:
+                v = _reduce_one(values, padded, reducer, x.dtype, result, count_include_pad, divisor_override,
+                                norm_type)
+            values_out[(n, c) + pos] = v
+    if result is None:
+        result = np.asarray(next(iter(values_out.values()))).dtype if values_out else np.dtype(np.float64)
+    out = np.empty(x.shape[:2] + out_shape, dtype=result)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for index, v in values_out.items():
+            out[index] = v
+    return out
+
+
+def _shares(values, padded, reducer, g, ties, count_include_pad, divisor_override, norm_type, out_value, acc):
+    """Each cell's share of one window's gradient ``g`` (a list as long as ``values``)."""
+    n = len(values)
+    shares = [acc.type(0)] * n
+    if reducer in ("max", "min", "nanmax", "nanmin"):
+        skip = reducer.startswith("nan")
+        k = _extreme(values, reducer.endswith("max"), skip)
+        m = values[k]
+        if skip and _isnan(m):
+            return shares
+        if ties == "first":
+            shares[k] = g
+            return shares
+        tied = [i for i, v in enumerate(values) if v == m or (_isnan(v) and _isnan(m))]
+        share = g if ties == "all" else g / acc.type(len(tied))
+        for i in tied:
+            shares[i] = share
+        return shares
+    if reducer in ("sum", "nansum"):
+        return [acc.type(0) if reducer == "nansum" and _isnan(v) else g for v in values]
+    if reducer in ("mean", "nanmean"):
+        kept = [not (reducer == "nanmean" and _isnan(v)) for v in values]
+        m = sum(kept)
+        if m == 0:
+            return shares
+        divisor = divisor_override or ((padded - n + m) if count_include_pad else m)
+        share = g / acc.type(divisor)
+        return [share if k else acc.type(0) for k in kept]
+    if reducer == "lp":
+        p = float(norm_type)
+        mags = [abs(acc.type(v)) for v in values]
+        signs = [np.sign(acc.type(v)) for v in values]
+        if p in (np.inf, -np.inf):
+            k = _extreme(mags, p > 0, False)
+            shares[k] = g * signs[k]
+            return shares
+        if out_value == 0:
+            return shares
+        scale = g * acc.type(out_value) ** acc.type(1 - p)
+        return [scale * (mag ** acc.type(p - 1) * s) for mag, s in zip(mags, signs)]
+    order = _order(values)
+    nans = [i for i in order if _isnan(values[i])]
+    if nans:
+        shares[nans[0]] = g
+    elif reducer == "median_low":
+        shares[order[(n - 1) // 2]] = g
+    elif n % 2:
+        shares[order[n // 2]] = g
+    else:
+        shares[order[n // 2 - 1]] = g * acc.type(0.5)
+        shares[order[n // 2]] = g * acc.type(0.5)
+    return shares
+
+
+def reduce_window_backward(grad_output, x, reducer, kernel_size, stride, padding, dilation, ceil_mode,
+                           count_include_pad=True, divisor_override=None, norm_type=None, ties="first"):
+    """Gradient of :func:`reduce_window` (named reducers but ``mode``), one window at a time:
+    each window's shares added to its cells in output order.
+
+    Examples
+    --------
+    >>> x = np.array([[[1.0, 3.0, 3.0, 2.0]]])
+    >>> reduce_window_backward(np.ones((1, 1, 1)), x, "max", (4,), (4,), ((0, 0),), (1,), False, ties="split")
+    array([[[0. , 0.5, 0.5, 0. ]]])
+    """
+    x = np.asarray(x)
+    grad_output = np.asarray(grad_output)
+    spatial = x.shape[2:]
+    acc = np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
+    forward = reduce_window(x, reducer, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
+                            divisor_override, norm_type) if reducer == "lp" else None
+    grad_x = np.zeros(x.shape, dtype=acc)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for pos, cells, padded in _windows(spatial, kernel_size, stride, padding, dilation, ceil_mode):
+            if not cells:
+                continue  # nothing inside the input to receive the gradient
+            for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
+                values = [x[(n, c) + cell] for cell in cells]
+                g = acc.type(grad_output[(n, c) + pos])
+                out_value = forward[(n, c) + pos] if forward is not None else None
+                shares = _shares(values, padded, reducer, g, ties, count_include_pad, divisor_override, norm_type,
+                                 out_value, acc)
+                for cell, share in zip(cells, shares):
+                    grad_x[(n, c) + cell] += share
     return grad_x.astype(x.dtype)

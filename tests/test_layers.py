@@ -407,6 +407,31 @@ def test_pool_equals_functional(nd, pooling_type, padding):
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("pooling_type, reducer", [("MIN", "min"), ("MAX", "max"), ("AVG", "mean")])
+def test_pool_in_any_rank(pooling_type, reducer):
+    x = _rand(2, 4, 3, 5, 4, 3)  # (N, S1, S2, S3, S4, C)
+    kwargs = dict(count_include_pad=False) if reducer == "mean" else {}
+    out = L.pool(x, [2, 2, 3, 2], pooling_type, strides=[1, 2, 1, 1], padding="SAME")
+    expected = numpool.reduce_window(x, reducer, (2, 2, 3, 2), stride=(1, 2, 1, 1), padding="same",
+                                     layout="channels_last", **kwargs)
+    np.testing.assert_array_equal(out, expected)
+    cf = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    np.testing.assert_array_equal(L.pool(cf, [2, 2, 3, 2], pooling_type, strides=[1, 2, 1, 1], padding="SAME",
+                                         data_format="NCXYZT"), np.moveaxis(expected, -1, 1))
+    g = _rand(*out.shape)
+    np.testing.assert_array_equal(
+        L.pool_backward(g, x, [2, 2, 3, 2], pooling_type, strides=[1, 2, 1, 1], padding="SAME"),
+        numpool.reduce_window_backward(g, x, reducer, (2, 2, 3, 2), stride=(1, 2, 1, 1), padding="same",
+                                       layout="channels_last", **kwargs))
+
+
+def test_pool_backward_follows_tensorflow_per_rank():
+    x = np.ones((1, 2, 2, 1), np.float32)  # one window, four tied maxima
+    assert L.pool_backward(np.ones((1, 1, 1, 1), np.float32), x, [2, 2], "MAX").sum() == 1  # 2-D: one cell
+    x3 = np.ones((1, 2, 2, 2, 1), np.float32)
+    assert L.pool_backward(np.ones((1, 1, 1, 1, 1), np.float32), x3, [2, 2, 2], "MAX").sum() == 8  # 3-D: all
+
+
 def test_pool_defaults_dilation_and_formats():
     x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
     # strides default to 1, not to the window (tf.nn.pool)
@@ -429,10 +454,12 @@ def test_pool_defaults_dilation_and_formats():
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda: L.pool(np.zeros((1, 4, 4, 1)), [2, 2], "MIN"), "pooling_type='MIN'"),
+    (lambda: L.pool(np.zeros((1, 4, 4, 1)), [2, 2], "MEDIAN"), "pooling_type='MEDIAN'"),
     (lambda: L.pool(np.zeros((1, 4, 4, 1)), [2, 2], "MAX", padding="FULL"), "padding='FULL'"),
     (lambda: L.pool(np.zeros((1, 4, 4, 1)), [2, 2], "MAX", data_format="NCW"), "data_format='NCW'"),
-    (lambda: L.pool(np.zeros((1, 4, 4, 1)), [2, 2, 2, 2], "MAX"), "window_shape"),
+    (lambda: L.pool(np.zeros((1, 4, 4, 1)), [2, 2, 2, 2], "MAX"), "rank 6"),
+    (lambda: L.pool(np.zeros((1, 4, 4, 1)), [], "MAX"), "window_shape"),
+    (lambda: L.pool(np.zeros((1, 2, 2, 2, 2, 1)), [2, 2, 2, 2], "MAX", data_format="NCHW"), "data_format='NCHW'"),
     (lambda: L.pool(np.zeros((4, 4, 1)), [2, 2], "MAX"), "shape (4, 4, 1)"),
     (lambda: L.pool(np.zeros((1, 4, 4, 1)), [2, 2], "MAX", dilation_rate=1, dilations=1), "not both"),
     (lambda: L.MaxPooling2D(padding="full"), "padding='full'"),
