@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ._errors import DTypeError, ParameterError
@@ -49,6 +51,27 @@ def check_bool(name, value, op):
 def check_nonempty_spatial(spatial, shape, op):
     if any(s < 1 for s in spatial):
         raise ParameterError(f"{op} needs every spatial dimension >= 1; got an input of shape {tuple(shape)}.")
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: the address space's bound
+        return 2**62
+
+
+def check_result_size(shape, itemsize, op, input_shape):
+    """Refuse, before anything is allocated, a result larger than this machine's memory
+    (huge padding, or an ``output_size`` far larger than the input, asks for one)."""
+    cells = 1
+    for n in shape:
+        cells *= int(n)
+    need = cells * int(itemsize)
+    if need > _physical_memory():
+        raise ParameterError(
+            f"the result of {op} on input of shape {tuple(input_shape)} would have shape {tuple(shape)}: "
+            f"{need / 2**30:.3g} GiB, more than this machine's {_physical_memory() / 2**30:.3g} GiB of memory."
+        )
 
 
 def check_shape(name, array, expected, op):

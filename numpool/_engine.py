@@ -22,9 +22,9 @@ from .kernels import windows as kernels
 
 def _flat(a, memory):
     """A canonical array -> the drivers' view ``(B, S, C)``: ``(N * C, S, 1)`` or ``(N, S, C)``."""
-    if memory == "cf":
-        return a.reshape(a.shape[0] * a.shape[1], -1, 1)
-    return a.reshape(a.shape[0], -1, a.shape[-1])
+    if memory == "cf":  # explicit sizes: with N or C 0, -1 would have nothing to divide by
+        return a.reshape(a.shape[0] * a.shape[1], int(np.prod(a.shape[2:])), 1)
+    return a.reshape(a.shape[0], int(np.prod(a.shape[1:-1])), a.shape[-1])
 
 
 def _canonical_shape(view, user_shape):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._cache import byte_cache
 from ._errors import ParameterError
 
 LAYOUTS = {
@@ -54,8 +55,19 @@ def normalize_layout(layout, op):
     )
 
 
-def _is_int(value):
+def is_int(value):
+    """An int or NumPy integer (0-d integer arrays too), and not a bool."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+_is_int = is_int
+
+
+def _scalar(value):
+    """A 0-d array as its scalar (NumPy's ``np.array(5)``); anything else as it is."""
+    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
 def int_tuple(name, value, nd, op, minimum):
@@ -242,10 +254,15 @@ def pool_spec(op, in_spatial, kernel_size, stride=None, padding=0, dilation=1, c
     return spec
 
 
+def _default_stride(stride):
+    """None, and PyTorch's other spelling of the default: an empty ``stride`` (``()``, ``[]``)."""
+    return stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+
+
 def _pool_spec(op, in_spatial, kernel_size, stride, padding, dilation, ceil_mode, input_shape):
     nd = len(in_spatial)
     kernel = int_tuple("kernel_size", kernel_size, nd, op, 1)
-    strides = kernel if stride is None else int_tuple("stride", stride, nd, op, 1)
+    strides = kernel if _default_stride(stride) else int_tuple("stride", stride, nd, op, 1)
     dilations = int_tuple("dilation", dilation, nd, op, 1)
     if not isinstance(ceil_mode, (bool, np.bool_)):
         raise ParameterError(f"`ceil_mode` must be True or False; got ceil_mode={ceil_mode!r} for {op}.")
@@ -272,7 +289,7 @@ def _taps_between(start, kernel, dilation, low, high):
     return first, np.maximum(last - first + 1, 0)
 
 
-@functools.lru_cache(maxsize=1024)
+@byte_cache
 def window_table(size, kernel, stride, dilation, lo, hi, out):
     """Per-output window facts along one axis, as a ``(3, out)`` int64 array.
 
@@ -330,7 +347,7 @@ def adaptive_spec(op, in_spatial, output_size, input_shape=None):
     return AdaptiveSpec(op, tuple(in_spatial), sizes)
 
 
-@functools.lru_cache(maxsize=1024)
+@byte_cache
 def adaptive_table(size, out):
     """PyTorch's adaptive bins as a window table (see :func:`window_table`):
     bin ``i`` covers ``[floor(i * size / out), ceil((i + 1) * size / out))``."""
@@ -367,6 +384,7 @@ def fractional_spec(op, in_spatial, kernel_size, output_size, output_ratio):
     if output_size is not None:
         outs = int_tuple("output_size", output_size, nd, op, 1)
     else:
+        output_ratio = _scalar(output_ratio)
         ratios = output_ratio if isinstance(output_ratio, (list, tuple, np.ndarray)) else (output_ratio,) * nd
         ratios = tuple(ratios) * (nd if len(ratios) == 1 else 1)
         if len(ratios) != nd or not all(isinstance(r, (int, float, np.integer, np.floating))
@@ -411,7 +429,7 @@ def interior_range(size, kernel, stride, dilation, lo, out):
     return first, max(first, stop)
 
 
-@functools.lru_cache(maxsize=1024)
+@byte_cache
 def table_spec(spec):
     """Tables and scalars the kernels need for one spec on the canonical 3-D view."""
     if isinstance(spec, AdaptiveSpec):
@@ -459,6 +477,8 @@ def plane_geometry(spec):
     # read when a plan is made: tests that move it drop the cached plans (functional._forget_plans)
     if sizes[2] > PLANE_MAX_WIDTH:
         return None
+    if stride[1] > sizes[1] + pads[1][0] or stride[2] > sizes[2] + pads[2][0]:
+        return None  # the accumulator's pitch is stride * J: it would follow the stride, not the plane
     (_, kh, kw), (_, sh, sw), (_, dh, dw) = kernel, stride, dilation
     hp = (outs[1] - 1) * sh + (kh - 1) * dh + 1
     j = outs[2] + (kw - 1) * dw // sw
@@ -469,7 +489,7 @@ def plane_geometry(spec):
     return np.array([kh, sh, dh, pads[1][0], kw, sw, dw, pads[2][0], hp, j, stack], dtype=np.int64)
 
 
-@functools.lru_cache(maxsize=1024)
+@byte_cache
 def divisor_factors(spec, count_include_pad):
     """Per-axis divisor factors of average pooling on the lifted view (int64 arrays)."""
     tables, _, _ = table_spec(spec)
@@ -497,7 +517,7 @@ def unpool_spec(op, in_spatial, kernel_size, stride=None, padding=0, output_size
     nd = len(in_spatial)
     shape = tuple(input_shape) if input_shape is not None else tuple(in_spatial)
     kernel = int_tuple("kernel_size", kernel_size, nd, op, 1)
-    strides = kernel if stride is None else int_tuple("stride", stride, nd, op, 1)
+    strides = kernel if _default_stride(stride) else int_tuple("stride", stride, nd, op, 1)
     if isinstance(padding, str) and padding.lower() != "valid":
         raise ParameterError(
             f"`padding` must be an int, per-dim ints or (before, after) pairs for {op} (a {padding!r} "
@@ -692,7 +712,7 @@ class ResampleSpec:
 def resample_rank(x_ndim, size, scale_factor, mode, op):
     """Spatial rank of an interpolate call: from a sequence ``size``/``scale_factor``, else from
     the mode (linear 1, bilinear/bicubic 2, trilinear 3), else ``x.ndim - 2`` (batched)."""
-    for value in (size, scale_factor):
+    for value in (_scalar(size), _scalar(scale_factor)):
         if isinstance(value, (list, tuple, np.ndarray)) and 1 <= len(value) <= 3:
             return len(value)
     if mode in _MODE_RANK:
@@ -707,6 +727,7 @@ def resample_rank(x_ndim, size, scale_factor, mode, op):
 
 def _per_axis(name, value, nd, op, kind):
     """An int (kind "int") or positive finite number (kind "float") or a sequence of ``nd`` of them."""
+    value = _scalar(value)
     items = tuple(value) if isinstance(value, (list, tuple, np.ndarray)) else (value,) * nd
     ok = len(items) == nd and all(
         _is_int(v) if kind == "int" else
@@ -870,7 +891,7 @@ def _aa_filter(kind, x):
     return np.where(x < 2, w, 0).astype(x.dtype)
 
 
-@functools.lru_cache(maxsize=1024)
+@byte_cache
 def torch_axis_table(kind, size, out, scale_factor, align_corners, antialias, dtype):
     """PyTorch's CPU source indices and weights along one axis (``kind``: "nearest",
     "nearest-exact", "linear" or "cubic"); arithmetic in ``dtype`` as PyTorch's ``opmath``."""
@@ -988,7 +1009,7 @@ def _onnx_tables(op, kind, in_spatial, outs, scales, align_corners, antialias, c
         for size, out, scale, box in zip(in_spatial, outs, scales, boxes))
 
 
-@functools.lru_cache(maxsize=1024)
+@byte_cache
 def onnx_axis_table(kind, size, out, scale, ctm, nearest_mode, a, exclude_outside, antialias, box, extrapolation,
                     roi_dtype=None):
     """ONNX Resize's source taps along one axis, with the precision of each step of its

@@ -11,12 +11,12 @@ one array of each kind serves every rank.
 
 from __future__ import annotations
 
-import functools
 from collections import namedtuple
 
 import numpy as np
 
 from . import _params
+from ._cache import byte_cache
 
 WindowGeometry = namedtuple(
     "WindowGeometry",
@@ -44,7 +44,7 @@ def _tables(spec):
             spec.dilation)
 
 
-@functools.lru_cache(maxsize=256)
+@byte_cache
 def window_geometry(spec):
     """The :class:`WindowGeometry` of a spec (cached: specs are frozen and hashable)."""
     tables, dilation = _tables(spec)

@@ -18,8 +18,9 @@ import numba
 import numpy as np
 
 from . import _params
-from ._checks import (as_array, check_bool, check_grad_output, check_nonempty_spatial, check_shape, kernel_dtype,
-                      lowest)
+from ._checks import (as_array, check_bool, check_grad_output, check_nonempty_spatial, check_result_size,
+                      check_shape, kernel_dtype, lowest)
+from ._cache import ByteCache, byte_cache, table_bytes
 from ._errors import DTypeError, ParameterError
 from ._layout import channel_block, plan_view
 from .kernels import avgpool, maxpool, planes
@@ -46,8 +47,9 @@ __all__ = [
 # shared plumbing
 
 
-_PLAN_LIMIT = 256  # cached call plans, one per (op, shape, strides, dtype, arguments); cleared when full
-_PLANS = {}
+_PLAN_LIMIT = 256  # cached call plans, one per (op, shape, strides, dtype, arguments)
+# least recently used out first, at _PLAN_LIMIT entries or at the byte budget of their tables
+_PLANS = ByteCache(limit=_PLAN_LIMIT)
 _SCALARS = (type(None), bool, int, float, str, np.bool_, np.integer, np.floating)
 
 
@@ -76,6 +78,7 @@ class _Plan:
         check_nonempty_spatial(spatial, x.shape, op)
         self.spec = make_spec(spatial)
         self.out_shape = self.view.with_spatial(x.shape, self.spec.out_spatial)
+        check_result_size(self.out_shape, max(x.dtype.itemsize, 8), op, x.shape)  # values or int64 indices
         self.out_kernel_shape = self.view.kernel_shape(self.out_shape)
         # Where the kernel's memory order is the layout's own, the kernel views are reshapes:
         # of a fresh output, and of an input that is C-contiguous in the kernel's dtype.
@@ -120,13 +123,11 @@ def _plan(op, nd, x, layout, kinds, make_spec, memory, args):
         return _Plan(op, nd, x, layout, make_spec, memory)
     if plan is None:
         plan = _Plan(op, nd, x, layout, make_spec, memory)
-        if len(_PLANS) >= _PLAN_LIMIT:
-            _PLANS.clear()
-        _PLANS[key] = plan
+        _PLANS.put(key, plan, table_bytes(plan.spec))
     return plan
 
 
-_RUNNERS = {}  # a repeated forward call's whole path, see _runner_key; cleared when full
+_RUNNERS = ByteCache(limit=_PLAN_LIMIT)  # a repeated forward call's whole path, see _runner_key
 
 
 def _runner_key(op, x, args):
@@ -151,12 +152,10 @@ def _stored_runner(op, x, args):
     return key, _RUNNERS.get(key)
 
 
-def _keep_runner(key, runner):
-    """Store ``runner`` under ``key`` (unless None) and return it."""
+def _keep_runner(key, runner, call):
+    """Store ``runner`` (of ``call``) under ``key`` (unless None) and return it."""
     if key is not None:
-        if len(_RUNNERS) >= _PLAN_LIMIT:
-            _RUNNERS.clear()
-        _RUNNERS[key] = runner
+        _RUNNERS.put(key, runner, table_bytes(call.spec))
     return runner
 
 
@@ -305,11 +304,14 @@ def _run_max_backward(call, grad_output, indices):
         gx_flat = gxk.reshape(n, cells, gxk.shape[4])
     if indices is not None:
         idx = _check_indices(indices, call, cells, call.op)
+        # explicit sizes, not -1: with no planes (N or C is 0) -1 has nothing to divide by
         if call.cf:
-            maxpool.scatter_add_cf(g.reshape(planes, -1), idx.reshape(planes, -1), gx_flat)
+            outs = int(np.prod(g.shape[2:]))
+            maxpool.scatter_add_cf(g.reshape(planes, outs), idx.reshape(planes, outs), gx_flat)
         else:
             c = gxk.shape[4]
-            maxpool.scatter_add_cl(g.reshape(n, -1, c), idx.reshape(n, -1, c), gx_flat, channel_block(n, c))
+            outs = int(np.prod(g.shape[1:4]))
+            maxpool.scatter_add_cl(g.reshape(n, outs, c), idx.reshape(n, outs, c), gx_flat, channel_block(n, c))
         return _finish(gx, call.x.dtype)
     xk = call.kernel_input()
     low = lowest(xk.dtype)
@@ -329,7 +331,7 @@ def _max_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, retur
     call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "biuf")
     if check_bool("return_indices", return_indices, op):
         return _run_max(call, True)
-    return _keep_runner(key, _max_runner(call))(call.x)
+    return _keep_runner(key, _max_runner(call), call)(call.x)
 
 
 def _max_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
@@ -391,7 +393,7 @@ def _power_of_two(v):
     return v > 0 and float(np.frexp(v)[0]) == 0.5
 
 
-@functools.lru_cache(maxsize=1024)
+@byte_cache
 def _divisors(spec, include, override, chain, acc):
     factors = _params.divisor_factors(spec, include)
     mode = avgpool.CHAIN if chain else avgpool.PRODUCT
@@ -402,7 +404,7 @@ def _divisors(spec, include, override, chain, acc):
     return tuple(f.astype(acc) for f in factors), acc.type(override), mode
 
 
-@functools.lru_cache(maxsize=1024)
+@byte_cache
 def _plane_divisors(spec, include, override, chain, acc, stack, pitch):
     """:func:`_divisors`' H and W factors per cell of the whole-plane kernels' accumulator
     for a group of ``stack`` planes: row ``r`` (pitch ``pitch``) is output row ``r % OH``; the
@@ -466,7 +468,7 @@ def _avg_forward(nd, x, kernel_size, stride, padding, dilation, ceil_mode, count
     call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "f")
     run = _avg_runner(call, check_bool("count_include_pad", count_include_pad, op),
                       _params.divisor_override(divisor_override, op))
-    return _keep_runner(key, run)(call.x)
+    return _keep_runner(key, run, call)(call.x)
 
 
 def _avg_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
@@ -909,7 +911,7 @@ def _make_adaptive_max(nd):
         call = _adaptive_call(op, nd, x, output_size, layout, "biuf")
         if check_bool("return_indices", return_indices, op):
             return _run_max(call, True)
-        return _keep_runner(key, _max_runner(call))(call.x)
+        return _keep_runner(key, _max_runner(call), call)(call.x)
 
     def backward(grad_output, x, output_size, return_indices=False, layout="channels_first", indices=None,
                  ties="first"):
@@ -939,7 +941,7 @@ def _make_adaptive_avg(nd):
         if run is not None:
             return run(x)
         call = _adaptive_call(op, nd, x, output_size, layout, "f")
-        return _keep_runner(key, _avg_runner(call, False, 0, chain=True))(call.x)
+        return _keep_runner(key, _avg_runner(call, False, 0, chain=True), call)(call.x)
 
     def backward(grad_output, x, output_size, layout="channels_first"):
         call = _adaptive_call(f"adaptive_avg_pool{nd}d_backward", nd, x, output_size, layout, "f")
@@ -1012,7 +1014,7 @@ def global_max_pool(x, keepdims=False, layout="channels_first"):
     nd = _global_rank(x, op)
     keep = check_bool("keepdims", keepdims, op)
     call = _adaptive_call(op, nd, x, 1, layout, "biuf")
-    return _keep_runner(key, _global_runner(_max_runner(call), call, keep))(x)
+    return _keep_runner(key, _global_runner(_max_runner(call), call, keep), call)(x)
 
 
 def _global_runner(inner, call, keep):
@@ -1062,7 +1064,7 @@ def global_avg_pool(x, keepdims=False, layout="channels_first"):
     keep = check_bool("keepdims", keepdims, op)
     call = _adaptive_call(op, nd, x, 1, layout, "f")
     inner = _plane_mean_runner(call) if call.cf else _avg_runner(call, False, 0, chain=True)
-    return _keep_runner(key, _global_runner(inner, call, keep))(x)
+    return _keep_runner(key, _global_runner(inner, call, keep), call)(x)
 
 
 def _plane_mean_runner(call):
@@ -1074,7 +1076,8 @@ def _plane_mean_runner(call):
     def run(x):
         xk = plan.kernel_input(x)
         out, outk = plan.empty(xk.dtype)
-        avgpool.plane_mean(xk.reshape(planes_shape), outk.reshape(-1), zero)
+        if outk.size:  # no planes (N or C is 0): nothing to average, and no -1 to reshape by
+            avgpool.plane_mean(xk.reshape(planes_shape), outk.reshape(-1), zero)
         return _finish(out, dtype)
 
     return run
@@ -1104,6 +1107,8 @@ def _fractional_setup(nd, x, kernel_size, output_size, output_ratio, random_samp
     n, c = view.kernel_shape(call.x.shape)[:2]
     acc = kernel_dtype(call.x.dtype) if call.x.dtype.kind == "f" else np.dtype(np.float32)
     if random_samples is None:
+        if seed is not None and not (_params.is_int(seed) and seed >= 0):
+            raise ParameterError(f"`seed` must be None or an int >= 0; got seed={seed!r} for {op}.")
         samples = np.random.default_rng(seed).random((n, c, nd)).astype(acc)
     else:
         if seed is not None:
@@ -1258,6 +1263,9 @@ def _tf_window(name, value, op):
     if not isinstance(value, (list, tuple, np.ndarray)):
         return value
     items = tuple(value)
+    if not items:  # PyTorch's empty default means nothing to TensorFlow
+        raise ParameterError(f"`{name}` must have 1 or 2 values (or 4, TensorFlow's (1, h, w, 1)) for {op}; "
+                             f"got {name}={value!r}.")
     if len(items) == 4:
         if items[0] != 1 or items[3] != 1:
             raise ParameterError(
@@ -1379,7 +1387,14 @@ def convert_indices(indices, input_shape, to, layout="channels_first", storage_o
     layout = _params.normalize_layout(layout, op)
     if to not in INDEX_FORMATS:
         raise ParameterError(f"`to` must be one of {INDEX_FORMATS}; got to={to!r} for {op}.")
-    shape = tuple(int(v) for v in input_shape)
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = None
+    if shape is None or not all(_params.is_int(v) and v >= 0 for v in shape):
+        raise ParameterError(f"`input_shape` must be a sequence of ints >= 0 (the pooled input's shape); "
+                             f"got input_shape={input_shape!r} for {op}.")
+    shape = tuple(int(v) for v in shape)
     if len(shape) not in (3, 4, 5) or idx.ndim != len(shape):
         raise ParameterError(
             f"`input_shape` must be a batched shape with 1 to 3 spatial dims and as many dims as `indices`; "

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _engine, _params
-from ._checks import as_array, check_bool, check_grad_output, check_nonempty_spatial, check_out, highest, lowest
+from ._checks import (as_array, check_bool, check_grad_output, check_nonempty_spatial, check_out, check_result_size,
+                      highest, lowest)
 from ._errors import DTypeError, ParameterError
 from ._layout import plan_view
 from .kernels import windows as K
@@ -115,6 +116,7 @@ class _Window:
         self.ties = ties
         self.dtype = self._result_dtype(dtype)
         self.out_shape = self.view.with_spatial(self.x.shape, self.spec.out_spatial)
+        check_result_size(self.out_shape, 8, op, self.x.shape)
 
     def _result_dtype(self, dtype):
         """The result's dtype: see docs/semantics.md, "Window reductions", dtypes."""

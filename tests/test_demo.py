@@ -152,6 +152,26 @@ def test_missing_and_unreadable_images_fail_in_one_line(tmp_path, capsys):
     one_error_line(capsys, ["demo", "--image", str(tmp_path)], "no such image file")
 
 
+def _png_header_only(path, width, height):
+    """A PNG whose header claims ``width`` x ``height`` grey pixels (its data is one empty row)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [10000, 30000])
+def test_decompression_bombs_fail_in_one_line(tmp_path, capsys, side):
+    """Pillow warns past 89 million pixels and refuses past twice that: one error line either way."""
+    path = tmp_path / "bomb.png"
+    _png_header_only(path, side, side)
+    one_error_line(capsys, ["demo", "--image", str(path)], "refusing")
+
+
 def test_bad_shift_and_tiny_images_fail_in_one_line(tmp_path, capsys):
     from PIL import Image
 

@@ -35,7 +35,9 @@ _NUMBA_DTYPES = {np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np
 def _kernel_stub(name):
     def stub(*args):
         for i, a in enumerate(args):  # what Numba's dispatcher would refuse to type
-            if isinstance(a, np.ndarray):
+            if isinstance(a, tuple) and hasattr(a, "_fields"):  # a named tuple of geometry (numpool._plan)
+                stub(*a)
+            elif isinstance(a, np.ndarray):
                 assert a.dtype in _NUMBA_DTYPES, f"{name} argument {i} has dtype {a.dtype}"
             elif isinstance(a, (bool, np.bool_, float, np.floating, np.integer)):
                 pass
@@ -67,7 +69,7 @@ def _raises(exc, *fragments):
 # ---------------------------------------------------------------------------------------
 # a good call for every function, to spoil one argument at a time
 
-POOLS = [f"{kind}_pool{nd}d{sfx}" for kind in ("max", "avg") for nd in (1, 2, 3) for sfx in ("", "_backward")]
+POOLS = [f"{kind}_pool{nd}d{sfx}" for kind in ("max", "avg", "min") for nd in (1, 2, 3) for sfx in ("", "_backward")]
 FORWARDS = [name for name in POOLS if not name.endswith("_backward")]
 BACKWARDS = [name for name in POOLS if name.endswith("_backward")]
 ALL_POOLS = POOLS + ["max_pool_with_argmax"]
@@ -208,8 +210,8 @@ BAD_WINDOW = [0, -1, (2, 0), (0,), 2.5, np.float64(2.0), "2", True, np.True_, (2
 def test_bad_window_values(name, arg, value):
     if name == "max_pool_with_argmax" and arg == "dilation":
         pytest.skip("max_pool_with_argmax has no dilation")
-    if arg == "stride" and value is None:
-        pytest.skip("stride=None means stride=kernel_size")
+    if arg == "stride" and (value is None or (isinstance(value, list) and not value)):
+        pytest.skip("stride=None (and PyTorch's other spelling, stride=[]) means stride=kernel_size")
     if name == "max_pool_with_argmax" and not isinstance(value, (int, np.integer, str, tuple, list, type(None))):
         pytest.skip("see test_argmax_scalar_window_of_wrong_type")
     kwargs = {"kernel_size": value} if arg == "kernel_size" else {arg: value}
@@ -219,12 +221,24 @@ def test_bad_window_values(name, arg, value):
 
 
 @pytest.mark.parametrize("name", ALL_POOLS)
+def test_empty_stride_is_the_default(name):
+    """PyTorch's ATen signatures default ``stride`` to ``[]``: ``()`` and ``[]`` mean ``kernel_size``."""
+    if name == "max_pool_with_argmax":
+        pytest.skip("TensorFlow's strides have no empty default")
+    for empty in ((), []):
+        with pytest.raises(KernelReached):
+            call(name, stride=empty)
+
+
+@pytest.mark.parametrize("name", ALL_POOLS)
 def test_wrong_length_tuples(name):
     nd = _nd(name)
     for arg in ("kernel_size", "stride", "dilation", "padding"):
         if name == "max_pool_with_argmax" and arg in ("dilation",):
             continue
         for length in {0, nd + 1, 2 if nd != 2 else 3} - {1, nd, 4 if name == "max_pool_with_argmax" else -1}:
+            if arg == "stride" and length == 0 and name != "max_pool_with_argmax":
+                continue  # PyTorch's spelling of the default (test_empty_stride_is_the_default)
             value = (1,) * length
             kwargs = {"kernel_size": value} if arg == "kernel_size" else {arg: value}
             what = "entries" if arg == "padding" else "values"
@@ -531,7 +545,7 @@ def garbage_calls(draw):
         names = ("kernel_size", "stride", "padding", "include_batch_in_index")
     else:
         names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "layout") + (
-            ("return_indices",) if name.startswith("max") else ("count_include_pad", "divisor_override"))
+            ("return_indices",) if name.startswith(("max", "min")) else ("count_include_pad", "divisor_override"))
     kwargs = {k: args[k] for k in names if k == "kernel_size" or draw(st.booleans())}
     if not name.endswith("_backward"):
         return name, (x,), kwargs
@@ -539,7 +553,7 @@ def garbage_calls(draw):
     grad_shape = _forward_shape(name, x, kwargs)
     grad = np.zeros(pick(st.just(grad_shape) if grad_shape else _bad_shapes, _bad_shapes),
                     dtype=pick(st.sampled_from([np.float32, np.float64]), _bad_dtypes))
-    if name.startswith("max") and draw(st.booleans()):
+    if name.startswith(("max", "min")) and draw(st.booleans()):
         kwargs["indices"] = pick(st.just(np.zeros(grad.shape, dtype=np.int64)),
                                  st.lists(_ints(-3, 30), max_size=8).map(lambda v: np.array(v, dtype=np.int64))
                                  .flatmap(lambda a: st.sampled_from([a, a.astype(np.float64), a.astype(np.uint8)])))

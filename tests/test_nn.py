@@ -6,6 +6,7 @@ layer protocol that :class:`numpool.nn.Sequential` relies on (and nothing more).
 
 import io
 import itertools
+import re
 import sys
 import types
 
@@ -361,6 +362,22 @@ def test_fit_decreases_loss_deterministically_with_a_seed():
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert history[key] == again[key]
     assert model.evaluate(x_val, y_val, batch_size=7) == pytest.approx((history["val_loss"][-1], history["val_accuracy"][-1]))
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda m, x, y: m.fit(x, y, batch_size=float("nan"), verbose=0), "`batch_size` must be an int >= 1"),
+    (lambda m, x, y: m.fit(x, y, epochs=float("inf"), verbose=0), "`epochs` must be an int >= 0"),
+    (lambda m, x, y: m.fit(x, y, seed=-1, verbose=0), "`seed` must be None or an int >= 0"),
+    (lambda m, x, y: m.fit(x, y, seed=1.5, verbose=0), "`seed` must be None or an int >= 0"),
+    (lambda m, x, y: m.predict(None), "`x` must be an array of samples"),
+    (lambda m, x, y: m.predict(np.array(1.0)), "`x` must be an array of samples"),
+    (lambda m, x, y: m.evaluate(np.array("text"), y), "`x` must be an array of samples"),
+])
+def test_bad_fit_and_predict_arguments(call, words):
+    x, y = blobs()
+    model = mlp(seed=5).compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(ParameterError, match=re.escape(words)):
+        call(model, x, y)
 
 
 def test_fit_with_adam_and_the_progress_bar(capsys):

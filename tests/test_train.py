@@ -270,6 +270,7 @@ def test_train_output_directory_that_is_a_file(tmp_path, capsys):
     (["train", "lenet", "--batch-size", "many"], "argument --batch-size: expected an integer, got 'many'"),
     (["train", "lenet", "--learning-rate", "nan"], "argument --learning-rate: must be a finite number > 0"),
     (["train", "lenet", "--pool", "min"], "argument --pool: invalid choice: 'min'"),
+    (["train", "lenet", "--seed", "-1"], "argument --seed: must be >= 0, got -1"),
 ])
 def test_train_bad_command_line(capsys, argv, words):
     assert words in one_error_line(capsys, 2, argv)

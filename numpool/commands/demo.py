@@ -21,6 +21,7 @@ testable); :func:`draw` makes the PNG; :func:`run` is the command.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -91,8 +92,13 @@ def load_image(path=None):
         if not os.path.isfile(path):
             raise CommandError(f"no such image file: {path}")
         try:
-            with pil.open(path) as opened:
-                image = np.asarray(opened.convert("L"))
+            with warnings.catch_warnings():
+                # Pillow warns, then refuses at twice the limit: one line either way
+                warnings.simplefilter("error", pil.DecompressionBombWarning)
+                with pil.open(path) as opened:
+                    image = np.asarray(opened.convert("L"))
+        except (pil.DecompressionBombWarning, pil.DecompressionBombError) as exc:
+            raise CommandError(f"refusing {path}: {' '.join(str(exc).split())}") from None
         except (pil.UnidentifiedImageError, OSError, ValueError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise CommandError(f"cannot read {path} as an image (PNG or JPEG expected): {reason}") from None

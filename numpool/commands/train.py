@@ -83,7 +83,7 @@ def add_parser(commands):
                         help=f"randomly shifted copies (up to {MAX_SHIFT} pixels along each axis) of "
                              f"each training image to add (default {DIGITS_COPIES} for the digits, "
                              "0 for MNIST)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=_int_at_least(0), default=0,
                         help="seed of the initial weights, the shifts and the shuffling (default 0); "
                              "the held-out split is fixed")
     parser.add_argument("--data", metavar="DIR",

@@ -63,8 +63,11 @@ def split_channel_block(t, nblocks, block, C):
 
 @njit(**_opts)
 def phase_scratch(W, wgeom, dtype):
-    """Scratch for :func:`phases` of a W-wide row at the stride in ``wgeom``."""
-    return np.empty(wgeom[0] * (W // wgeom[0] + 1), dtype=dtype)
+    """Scratch for :func:`phases` of a W-wide row at the stride in ``wgeom``: phase ``p``
+    holds cells ``p, p + s, ...``, so with a stride wider than the row only its first ``W``
+    phases hold anything (the scratch follows the row, not the stride)."""
+    s = wgeom[0]
+    return np.empty(min(s, W) * (W // s + 1), dtype=dtype)
 
 
 # -- channels-first rows ----------------------------------------------------------------
@@ -130,7 +133,7 @@ def _sum_taps(xf, start, count, d, of, at):
 def max_row_cf(xf, plane0, H, W, of, row0, od, oh, td, th, tw, dil, wgeom, lowest, ph):
     """Maximum of each window of one channels-first output row (values only).
 
-    ``ph`` is scratch of at least ``stride * (W // stride + 1)`` cells for :func:`phases`.
+    ``ph`` is :func:`phase_scratch`'s scratch for :func:`phases`.
     """
     OW = tw.shape[1]
     s, lo, k, d, ow_lo, ow_hi = wgeom[0], wgeom[1], wgeom[2], wgeom[3], wgeom[4], wgeom[5]

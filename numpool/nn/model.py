@@ -108,6 +108,13 @@ def _format_shape(shape):
     return "(" + ", ".join("None" if dim is None else str(dim) for dim in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _whole(value):
+    """A finite whole number (an int, or a float such as 32.0), not a bool."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return bool(np.isfinite(value)) and int(value) == value
+
+
 class Sequential:
     """A linear stack of layers: forward in order, backward in reverse order.
 
@@ -273,7 +280,12 @@ class Sequential:
         return self
 
     def _check_data(self, x, y, method):
+        if x is None:
+            raise ParameterError(f"`x` must be an array of samples for {method}; got None.")
         x = np.asarray(x)
+        if x.ndim == 0 or x.dtype.kind not in "biuf":
+            raise ParameterError(f"`x` must be an array of samples (a batch axis first) of numbers for {method}; "
+                                 f"got {x.dtype} of shape {x.shape}.")
         if y is not None:
             y = np.asarray(y)
             if y.ndim != 1 or len(y) != len(x):
@@ -286,7 +298,7 @@ class Sequential:
 
     @staticmethod
     def _check_batch_size(batch_size, method):
-        if int(batch_size) != batch_size or batch_size < 1:
+        if not _whole(batch_size) or batch_size < 1:
             raise ParameterError(f"`batch_size` must be an int >= 1; got batch_size={batch_size!r} for {method}.")
         return int(batch_size)
 
@@ -336,8 +348,11 @@ class Sequential:
         self._require_compiled("fit")
         x, y = self._check_data(x, y, "fit")
         batch_size = self._check_batch_size(batch_size, "fit")
-        if int(epochs) != epochs or epochs < 0:
+        if not _whole(epochs) or epochs < 0:
             raise ParameterError(f"`epochs` must be an int >= 0; got epochs={epochs!r} for fit.")
+        if seed is not None and not (isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))
+                                     and seed >= 0):
+            raise ParameterError(f"`seed` must be None or an int >= 0; got seed={seed!r} for fit.")
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise ParameterError("`validation_data` must be a tuple (x_val, y_val).")
