@@ -257,8 +257,7 @@ def test_tuned_kernels_equal_the_engine(case_, reducer, seed, case, include, bat
                      engine_backward(g, x, reducer, pool, **kwargs))
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int64, np.uint16, np.uint32, np.uint64, np.float16,
-                                   np.float32, np.bool_])
+@pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int64, np.uint64, np.float16, np.bool_])
 @pytest.mark.parametrize("reducer", ["min", "median_low", "mode"])
 def test_dtypes_kept(dtype, reducer):
     x = make_values(np.random.default_rng(5), (2, 3, 7, 6), dtype, "spread" if dtype != np.float16 else "ties")
@@ -266,7 +265,7 @@ def test_dtypes_kept(dtype, reducer):
     assert_identical(forward(x, reducer, pool, "cl"), ref_forward(x, reducer, pool))
 
 
-@pytest.mark.parametrize("dtype", [np.int16, np.uint64, np.float32, np.bool_])
+@pytest.mark.parametrize("dtype", [np.int16, np.uint64, np.bool_])
 @pytest.mark.parametrize("reducer", ["sum", "mean", "median", "nanmean"])
 def test_dtypes_computed(dtype, reducer):
     x = make_values(np.random.default_rng(6), (2, 3, 6, 5), dtype, "spread" if dtype != np.uint64 else "ties")

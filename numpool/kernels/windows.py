@@ -7,7 +7,9 @@ one driver serves both layouts.  The geometry is a
 number of spatial dims runs through the same loops.  For every output position the
 driver lists the flat offsets of the window's cells inside the input, in row-major window
 order (last axis fastest; padding cells are never listed), gathers their values into a
-scratch row and hands that row to the reducer.
+scratch row and hands that row to the reducer.  The cells along every axis but the last
+are listed once per output row (:func:`row_cells`); each window adds its own taps along
+the last axis, so listing costs little next to the reduction.
 
 The reducer is chosen when the driver compiles: ``code`` is forced to a literal
 (``numba.literally``) and :func:`reduce` / :func:`choose` / :func:`gradient` resolve it to
@@ -52,13 +54,13 @@ _INSERTION = 16
 
 
 @njit(**_opts)
-def window_cells(o, g, oi, kk, cells):
-    """Flat offsets of the cells of output ``o``'s window inside the input, in row-major
-    window order, into ``cells``; returns ``(count, padded)``: how many there are, and the
-    product over axes of the taps inside the padded input (the mean's divisor with
-    ``count_include_pad``)."""
-    nd = g.in_shape.shape[0]
-    r = o
+def row_cells(r, g, oi, kk, cells):
+    """The cells that output row ``r`` (one position of every axis but the last) covers
+    along the other axes, as flat offsets in row-major order, into ``cells``; returns
+    ``(count, padded)``: how many, and the product over those axes of the taps inside the
+    padded input.  Every window of the row takes these and adds its own taps along the last
+    axis, so a row's cells are listed once, not once per output."""
+    nd = g.in_shape.shape[0] - 1
     for d in range(nd - 1, -1, -1):
         oi[d] = r % g.out_shape[d]
         r //= g.out_shape[d]
@@ -74,7 +76,7 @@ def window_cells(o, g, oi, kk, cells):
     for i in range(n):
         cells[i] = off
         d = nd - 1
-        while d >= 0:  # odometer: step the last axis, carry into the ones before it
+        while d >= 0:  # odometer: step the last of these axes, carry into the ones before it
             step = g.dil[d] * g.in_strides[d]
             kk[d] += 1
             off += step
@@ -84,6 +86,24 @@ def window_cells(o, g, oi, kk, cells):
             kk[d] = 0
             d -= 1
     return n, padded
+
+
+@njit(**_opts)
+def gather(xb, c, cells, nr, first, count, step, buf):
+    """The values of one window's cells in channel ``c``: each row cell, then the window's
+    ``count`` taps along the last axis from ``first`` on, ``step`` apart."""
+    k = 0
+    for i in range(nr):
+        base = cells[i] + first
+        for j in range(count):
+            buf[k] = xb[base + j * step, c]
+            k += 1
+
+
+@njit(**_opts)
+def cell_of(k, cells, first, count, step):
+    """The flat offset of cell ``k`` of a window listed by :func:`gather`."""
+    return cells[k // count] + first + (k % count) * step
 
 
 # -- ordering --------------------------------------------------------------------------
@@ -299,12 +319,33 @@ def _nanmean(buf, n, padded, params, acc, ix):
 
 
 @njit(**_opts)
+def _sort_values(buf, n):
+    """Stable insertion sort of ``buf[:n]`` in place, NaN last: for the small windows where
+    an index sort's indirection costs more than the compares (median 3x3: 882 -> see the
+    benchmark's median row)."""
+    for i in range(1, n):
+        v = buf[i]
+        k = i - 1
+        while k >= 0 and _before(v, buf[k]):
+            buf[k + 1] = buf[k]
+            k -= 1
+        buf[k + 1] = v
+
+
+@njit(**_opts)
 def _middles(buf, n, ix):
     """``(k, a, b)``: the first NaN's sorted position (``n``: none) and the two middle values
-    (equal for an odd count)."""
+    (equal for an odd count).  Sorts ``buf`` itself: the forwards only read values; the
+    gradients use :func:`sort_index`."""
+    if n <= _INSERTION:
+        _sort_values(buf, n)
+        k = n
+        while k > 0 and buf[k - 1] != buf[k - 1]:
+            k -= 1
+        return k, buf[k if k < n else (n - 1) // 2], buf[n // 2]
     sort_index(buf, n, ix)
     k = _nan_start(buf, n, ix)
-    return k, buf[ix[(n - 1) // 2]], buf[ix[n // 2]]
+    return k, buf[ix[k if k < n else (n - 1) // 2]], buf[ix[n // 2]]
 
 
 @njit(**_opts)
@@ -313,7 +354,7 @@ def _median(buf, n, padded, params, acc, ix):
     ``(a + b) / 2`` in the accumulation dtype, for an even count."""
     k, a, b = _middles(buf, n, ix)
     if k < n:
-        return buf[ix[k]]
+        return a  # the first NaN
     acc[0] = a
     acc[0] += b
     acc[1] = 2
@@ -346,6 +387,16 @@ def _median_low(buf, n, padded, params, acc, ix):
 def _mode(buf, n, padded, params, acc, ix):
     """The most frequent value, ties to the smallest (NaN, one value, counts as the
     largest); of equal values the first in window order is returned."""
+    if n <= _INSERTION:  # count each cell's equals: no sort, no indirection
+        best, best_count = 0, 0
+        for i in range(n):
+            v = buf[i]
+            count = 0
+            for j in range(n):
+                count += _same(buf[j], v)
+            if count > best_count or (count == best_count and _before(v, buf[best])):
+                best, best_count = i, count
+        return buf[best]
     sort_index(buf, n, ix)
     best, best_len = 0, 0
     i = 0
@@ -453,7 +504,8 @@ def _grad_median(buf, n, padded, params, acc, ix, g, w):
     each; with a NaN in the window, all of it to the first NaN (the result)."""
     for i in range(n):
         w[i] = 0
-    k, a, b = _middles(buf, n, ix)
+    sort_index(buf, n, ix)  # the cells, not only their values
+    k = _nan_start(buf, n, ix)
     if k < n:
         w[ix[k]] = g
     elif n % 2 == 1:
@@ -513,11 +565,12 @@ overload(gradient, jit_options=_opts)(_dispatch(_GRADIENT, "gradient"))
 
 @njit(**_opts)
 def _scratch(g, x):
-    """One task's scratch: the window's cell offsets, their values, the sort's indices and
-    the output and tap counters of :func:`window_cells`."""
+    """One task's scratch: a row's cell offsets (:func:`row_cells`), a window's values, the
+    sort's indices, and the output and tap counters."""
     nd = g.in_shape.shape[0]
-    return (np.empty(g.kmax, np.int64), np.empty(max(g.kmax, 1), x.dtype), np.empty(2 * g.kmax, np.int64),
-            np.empty(nd, np.int64), np.empty(nd, np.int64))
+    k = max(g.kmax, 1)  # a row of no axes (1-D) has one cell even where every window is empty
+    return (np.empty(k, np.int64), np.empty(k, x.dtype), np.empty(2 * k, np.int64), np.empty(nd, np.int64),
+            np.empty(nd, np.int64))
 
 
 @njit(**_par)
@@ -531,20 +584,29 @@ def reduce_cells(code, x, out, g, params, acc0, fill, empties, block):
     literally(code)
     B, O, C = out.shape
     nb = (O + block - 1) // block
+    last = g.in_shape.shape[0] - 1
+    OL, step = g.out_shape[last], g.dil[last]
     for t in prange(B * nb):
         b = t // nb
         o0 = (t % nb) * block
         cells, buf, ix, oi, kk = _scratch(g, x)
         acc = acc0.copy()
         xb = x[b]
+        row, ol = o0 // OL, o0 % OL  # counted on below: a division per output cost more than a 2x2 min
+        nr, pr = row_cells(row, g, oi, kk, cells)
         for o in range(o0, min(o0 + block, O)):
-            n, padded = window_cells(o, g, oi, kk, cells)
+            if ol == OL:
+                row, ol = row + 1, 0
+                nr, pr = row_cells(row, g, oi, kk, cells)
+            tl = g.offsets[last] + ol
+            ol += 1
+            first, count = g.first[tl], g.count[tl]
+            n, padded = nr * count, pr * g.padded[tl]
             for c in range(C):
                 if n == 0 and not empties:
                     out[b, o, c] = fill[0]
                     continue
-                for i in range(n):
-                    buf[i] = xb[cells[i], c]
+                gather(xb, c, cells, nr, first, count, step, buf)
                 out[b, o, c] = reduce(code, buf, n, padded, params, acc, ix)
 
 
@@ -555,23 +617,32 @@ def choose_cells(code, x, out, idx, g, params, fill, block):
     literally(code)
     B, O, C = out.shape
     nb = (O + block - 1) // block
+    last = g.in_shape.shape[0] - 1
+    OL, step = g.out_shape[last], g.dil[last]
     for t in prange(B * nb):
         b = t // nb
         o0 = (t % nb) * block
         cells, buf, ix, oi, kk = _scratch(g, x)
         xb = x[b]
+        row, ol = o0 // OL, o0 % OL
+        nr, _ = row_cells(row, g, oi, kk, cells)
         for o in range(o0, min(o0 + block, O)):
-            n, padded = window_cells(o, g, oi, kk, cells)
+            if ol == OL:
+                row, ol = row + 1, 0
+                nr, _ = row_cells(row, g, oi, kk, cells)
+            tl = g.offsets[last] + ol
+            ol += 1
+            first, count = g.first[tl], g.count[tl]
+            n = nr * count
             for c in range(C):
                 if n == 0:
                     out[b, o, c] = fill[0]
                     idx[b, o, c] = -1
                     continue
-                for i in range(n):
-                    buf[i] = xb[cells[i], c]
+                gather(xb, c, cells, nr, first, count, step, buf)
                 k = choose(code, buf, n, params, ix)
                 out[b, o, c] = buf[k]
-                idx[b, o, c] = cells[k]
+                idx[b, o, c] = cell_of(k, cells, first, count, step)
 
 
 @njit(**_par)
@@ -581,6 +652,8 @@ def gradient_cells(code, x, gout, gx, g, params, acc0, block):
     literally(code)
     B, O, C = gout.shape
     nblocks = (C + block - 1) // block
+    last = g.in_shape.shape[0] - 1
+    OL, step = g.out_shape[last], g.dil[last]
     for t in prange(B * nblocks):
         b = t // nblocks
         c0 = (t % nblocks) * block
@@ -589,16 +662,23 @@ def gradient_cells(code, x, gout, gx, g, params, acc0, block):
         acc = acc0.copy()
         xb = x[b]
         gb = gx[b]
+        row, ol = 0, 0
+        nr, pr = row_cells(row, g, oi, kk, cells)
         for o in range(O):
-            n, padded = window_cells(o, g, oi, kk, cells)
+            if ol == OL:
+                row, ol = row + 1, 0
+                nr, pr = row_cells(row, g, oi, kk, cells)
+            tl = g.offsets[last] + ol
+            ol += 1
+            first, count = g.first[tl], g.count[tl]
+            n, padded = nr * count, pr * g.padded[tl]
             if n == 0:
                 continue
             for c in range(c0, min(c0 + block, C)):
-                for i in range(n):
-                    buf[i] = xb[cells[i], c]
+                gather(xb, c, cells, nr, first, count, step, buf)
                 gradient(code, buf, n, padded, params, acc, ix, gout[b, o, c], w)
-                for i in range(n):
-                    gb[cells[i], c] += w[i]
+                for k in range(n):
+                    gb[cell_of(k, cells, first, count, step), c] += w[k]
 
 
 # -- user functions --------------------------------------------------------------------
