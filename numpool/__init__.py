@@ -53,8 +53,6 @@ from .functional import (
     relu6_backward,
     relu_backward,
 )
-from . import layers, nn
-from .layers import pool, pool_backward
 from .resample import interpolate, interpolate_backward
 from .windows import (
     min_pool1d,
@@ -76,6 +74,25 @@ from .unpool import (
 )
 
 __version__ = "0.1.0"
+
+# The Keras-style layers and the CNN stack load on first use: ``import numpool`` stays a
+# NumPy-and-Numba import.
+_LAZY = {"layers": ("layers", None), "nn": ("nn", None), "pool": ("layers", "pool"),
+         "pool_backward": ("layers", "pool_backward")}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'numpool' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _LAZY[name]
+    value = importlib.import_module(f"numpool.{module}")
+    return value if attribute is None else getattr(value, attribute)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "DTypeError", "NumpoolError", "ParameterError",

@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
+
+# the commands' own helpers, here for the callers that know them by this module
+from .commands._support import CommandError, output_directory, require  # noqa: F401
 
 PROG = "numpool"
 
@@ -25,38 +27,6 @@ PROG = "numpool"
 
 class UsageError(Exception):
     """A command line that argparse rejected; its message is one line."""
-
-
-class CommandError(Exception):
-    """A command that cannot go on (missing file, unreadable image, ...): one line, exit 1."""
-
-
-def require(module):
-    """Import an optional dependency, or raise a :class:`CommandError` naming the extra."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        package = {"skimage": "scikit-image", "sklearn": "scikit-learn"}.get(module.split(".")[0],
-                                                                             module.split(".")[0])
-        raise CommandError(
-            f"this command needs {package}, which is not installed; "
-            f"install the demo extras: pip install 'numpool[demo]'"
-        ) from None
-
-
-def output_directory(path):
-    """Create the directory ``path`` if missing and return it, absolute; a
-    :class:`CommandError` if it cannot be created or written into."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CommandError(f"cannot create the output directory {path}: {exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK):
-        raise CommandError(f"cannot write into the output directory {path}")
-    return path.resolve()
 
 
 class _Parser(argparse.ArgumentParser):

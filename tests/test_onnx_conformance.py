@@ -4,10 +4,10 @@ The cases are built at test time by ``onnx.backend.test.case.node.collect_testca
 (nothing is vendored).  Every single-node model whose operator is in :data:`ADAPTERS` is a
 test: its adapter maps the node's attributes and inputs onto a numpool call, and numpool's
 outputs are compared with the expected ones (floats to rtol 1e-5 / atol 1e-6, indices
-exactly).  An operator numpool does not provide yet is skipped with "numpool has no <name>
-yet", so the runner turns into real checks as operators land.  The only other exceptions
-are :data:`XFAIL`: cases whose ONNX expectation is itself inconsistent (docs/semantics.md,
-"ONNX conformance").
+exactly).  A numpool function an adapter needs and cannot find fails the case: every
+operator in :data:`OPS` is implemented, so a missing one is a regression, never a reason to
+skip.  The only exceptions are :data:`XFAIL`: cases whose ONNX expectation is itself
+inconsistent (docs/semantics.md, "ONNX conformance").
 """
 
 import importlib
@@ -53,7 +53,8 @@ def _cases():
 
 
 def _numpool(name):
-    """``numpool.<name>`` or ``numpool.<module>.<name>`` for module unpool or resample, else skip."""
+    """``numpool.<name>`` or ``numpool.<module>.<name>`` for module unpool or resample; a
+    missing function fails the case."""
     if hasattr(numpool, name):
         return getattr(numpool, name)
     for module in ("unpool", "resample"):
@@ -63,7 +64,7 @@ def _numpool(name):
             continue
         if hasattr(mod, name):
             return getattr(mod, name)
-    pytest.skip(f"numpool has no {name} yet")
+    pytest.fail(f"numpool has no {name}: the ONNX adapters need it")
 
 
 class Node:

@@ -57,7 +57,7 @@ def add_parser(commands):
 
 
 def run(args):
-    from ..cli import CommandError, output_directory
+    from ._support import CommandError, output_directory
 
     if not 1 <= args.shift <= 16:
         raise CommandError(f"--shift must be between 1 and 16 pixels; got {args.shift}")
@@ -82,7 +82,7 @@ def load_image(path=None):
     :data:`MAX_SIDE` is scaled down to it with ``numpool.interpolate(mode="bilinear",
     antialias=True)``.
     """
-    from ..cli import CommandError, require
+    from ._support import CommandError, require
 
     if path is None:
         data = require("skimage.data")
@@ -235,7 +235,7 @@ def _half(window):
 
 def draw(result, path, name):
     """Write the demo's three-row figure to ``path`` (PNG)."""
-    from ..cli import require
+    from ._support import require
 
     require("matplotlib")
     from matplotlib.backends.backend_agg import FigureCanvasAgg

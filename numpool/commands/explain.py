@@ -22,7 +22,7 @@ import numpy as np
 
 from .._errors import ParameterError
 from .._params import pool_spec
-from ..cli import CommandError, require
+from ._support import CommandError, require
 
 NAME = "explain"
 OPS = ("max", "avg")

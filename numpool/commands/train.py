@@ -20,7 +20,7 @@ import math
 import os
 import time
 
-from ..cli import CommandError, output_directory, require
+from ._support import CommandError, output_directory, require
 from ..nn import Adam, lenet5
 
 NAME = "train"
