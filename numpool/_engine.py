@@ -28,13 +28,9 @@ def _flat(a, memory):
 
 
 def _canonical_shape(view, user_shape):
-    """The shape :meth:`View.canonical` gives an array of ``user_shape``."""
-    s = tuple(user_shape) if view.batched else (1,) + tuple(user_shape)
-    if view.layout == "channels_last" and view.memory == "cf":
-        return (s[0], s[-1]) + s[1:-1]
-    if view.layout == "channels_first" and view.memory == "cl":
-        return (s[0],) + s[2:] + (s[1],)
-    return s
+    """The shape :meth:`View.canonical` gives an array of ``user_shape`` (asked of a
+    zero-stride stand-in, so that the layout's moves live in one place)."""
+    return view.canonical(np.broadcast_to(np.empty((), np.uint8), tuple(user_shape))).shape
 
 
 def kernel_input(view, x, dtype=None):
@@ -94,8 +90,10 @@ def forward(view, spec, x, code, result_dtype, fill, *, include_pad=True, overri
             empties=False, user=None):
     """Run reducer ``code`` (or the user's drivers ``user``) over every window of ``x``."""
     g = window_geometry(spec)
-    xk = kernel_input(view, x, np.dtype(np.bool_) if user is not None and x.dtype == np.bool_ else None)
-    kdtype = kernel_dtype(result_dtype) if result_dtype != np.bool_ or user is None else np.dtype(np.bool_)
+    # user functions see bool as bool (and may return it); the built-in reducers read it as uint8
+    keep_bool = user is not None
+    xk = kernel_input(view, x, np.dtype(np.bool_) if keep_bool and x.dtype == np.bool_ else None)
+    kdtype = np.dtype(np.bool_) if keep_bool and result_dtype == np.bool_ else kernel_dtype(result_dtype)
     shape = view.with_spatial(x.shape, spec.out_spatial)
     result, outk = _target(view, shape, kdtype, out)
     params = _params_array(include_pad, override, kernels.TIES_FIRST)

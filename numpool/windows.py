@@ -50,11 +50,15 @@ def _spatial_rank(x, kernel_size, op):
     return nd
 
 
+def _check_ties(ties, op):
+    if not isinstance(ties, str) or ties not in TIES:
+        raise ParameterError(f"`ties` must be one of {TIES}; got ties={ties!r} for {op}.")
+
+
 def tie_code(ties, indices, x, op):
     """The engine's code of a tie policy, or None for "first" (the max kernels' own rule);
     "all" and "split" need the values, not ``indices``, and "split" a float ``x``."""
-    if not isinstance(ties, str) or ties not in TIES:
-        raise ParameterError(f"`ties` must be one of {TIES}; got ties={ties!r} for {op}.")
+    _check_ties(ties, op)
     if ties == "first":
         return None
     if indices is not None:
@@ -108,8 +112,7 @@ class _Window:
         if self.reducer == "lp" and norm_type is None:
             raise ParameterError(f"reducer 'lp' needs `norm_type` (the p of the p-norm) for {op}.")
         self.norm_type = norm_type
-        if not isinstance(ties, str) or ties not in TIES:
-            raise ParameterError(f"`ties` must be one of {TIES}; got ties={ties!r} for {op}.")
+        _check_ties(ties, op)
         if ties != "first" and self.reducer not in _EXTREMES:
             raise ParameterError(f"`ties` applies to reducers {_EXTREMES} only; got ties={ties!r} with reducer "
                                  f"{name!r} for {op}.")
@@ -426,13 +429,14 @@ def _min_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ce
                   indices, ties, out):
     op = f"min_pool{nd}d_backward"
     check_bool("return_indices", return_indices, op)
-    w = _min_window(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, ties, backward=True)
     if indices is None:
+        w = _min_window(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, ties, backward=True)
         return _backward(w, grad_output, out)
-    tie_code(ties, indices, w.x, op)
     from .functional import _run_max_backward, _window_call
 
+    # the forward's indices: max pooling's scatter, whose call checks the same arguments
     call = _window_call(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout, "iuf")
+    tie_code(ties, indices, call.x, op)
     check_out(out, call.x.shape, call.x.dtype, (call.x, grad_output, indices), op)
     result = _run_max_backward(call, grad_output, indices)
     return _into(result, out)
